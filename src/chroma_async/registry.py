@@ -65,7 +65,7 @@ def scheme_of(url: str) -> str:
     if not isinstance(url, str):
         raise InvalidArgumentError(f"expected a URL string, got {type(url).__name__}")
     scheme = urlsplit(url).scheme
-    if not scheme:
+    if not scheme or ("://" not in url and scheme.lower() != "file"):
         raise InvalidArgumentError(
             f"expected a URL with a scheme (memory://, file:///path, http://host:port, "
             f"https://host, chroma-cloud://), got {url!r}"
