@@ -63,6 +63,7 @@ __all__ = [
     "backoff_delay",
     "is_repeatable",
     "is_transient",
+    "mark_permanent",
     "mark_transient",
     "parse_retry_after",
     "retry_delay",
@@ -125,11 +126,14 @@ class RetryHint(msgspec.Struct, frozen=True, kw_only=True):
     ``status``: the HTTP status when the server answered, None for a connection-level
     failure. ``retry_after``: seconds the server asked to wait. ``may_have_applied``:
     False when the request certainly had no effect (never sent, or refused with 429).
+    ``retryable``: False for a failure that another attempt cannot cure (a certificate
+    that does not verify, a response that does not match the API's schema).
     """
 
     status: int | None = None
     retry_after: float | None = None
     may_have_applied: bool = True
+    retryable: bool = True
 
 
 _HINT_ATTRIBUTE = "_chroma_async_retry_hint"
@@ -145,6 +149,12 @@ def mark_transient(
     """Attach a :class:`RetryHint` to ``exc`` (and return it) so the wrapper may retry it."""
     hint = RetryHint(status=status, retry_after=retry_after, may_have_applied=may_have_applied)
     setattr(exc, _HINT_ATTRIBUTE, hint)
+    return exc
+
+
+def mark_permanent(exc: E) -> E:
+    """Mark ``exc`` as a failure that no retry can cure (and return it)."""
+    setattr(exc, _HINT_ATTRIBUTE, RetryHint(retryable=False))
     return exc
 
 
@@ -191,6 +201,8 @@ def is_transient(exc: BaseException, policy: RetryPolicy) -> bool:
         return False
     hint = retry_hint(exc)
     if hint is not None:
+        if not hint.retryable:
+            return False
         return hint.status is None or hint.status in policy.retry_statuses
     return isinstance(exc, (errors.ConnectionError, errors.TimeoutError, errors.RateLimitError))
 

@@ -21,6 +21,7 @@ from chroma_async.retry import (
     backoff_delay,
     is_repeatable,
     is_transient,
+    mark_permanent,
     mark_transient,
     parse_retry_after,
     retry_delay,
@@ -229,6 +230,7 @@ CREATE = ops.CreateCollection(**SCOPE, name="c", configuration={})
         (GET, lambda: errors.InvalidArgumentError("bad"), 1, False),
         (GET, lambda: errors.ClientClosedError("closed"), 1, False),
         (GET, lambda: mark_transient(errors.ClientClosedError("closed")), 1, False),
+        (GET, lambda: mark_permanent(errors.ConnectionError("bad certificate")), 1, False),
         (CREATE, _reset, 1, False),  # may have been created: a repeat says "exists"
         (CREATE, lambda: errors.TimeoutError("slow"), 1, False),
         (CREATE, _refused, 1, True),  # never reached the server
