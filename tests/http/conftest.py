@@ -11,24 +11,29 @@ only (the root ``conftest.py`` would run them under trio as well).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+import aiohttp.abc
 import pytest
+import trustme
 
 from chroma_async import operations as ops
-from chroma_async_http import HttpTransport
+from chroma_async_http import REGIONS, HttpTransport
 
 
 @pytest.fixture(scope="session", params=[pytest.param("asyncio", id="asyncio")])
@@ -171,3 +176,143 @@ async def http(chroma_server: ServerProcess) -> AsyncIterator[HttpTransport]:
 @pytest.fixture
 async def scope(http: HttpTransport) -> Scope:
     return await make_scope(http)
+
+
+# --- a stand-in for Chroma Cloud: the Python server, token auth, TLS, regional names ------
+
+CLOUD_USERS = """
+users:
+  - id: admin
+    tokens: [admin-token]
+  - id: solo
+    tenant: solo-tenant
+    databases: [solo-db]
+    tokens: [solo-token]
+  - id: multi
+    tenant: multi-tenant
+    databases: [db-one, db-two]
+    tokens: [multi-token]
+"""
+
+
+@dataclass
+class CloudServer:
+    """The Python Chroma server with token auth behind TLS, and the CA that signed it."""
+
+    server: ServerProcess
+    ca: trustme.CA
+    ca_file: Path
+    hosts: tuple[str, ...]
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+
+class LoopbackResolver(aiohttp.abc.AbstractResolver):
+    """Resolves the given host names to 127.0.0.1 (and nothing else); records what it saw."""
+
+    def __init__(self, names: Iterable[str]) -> None:
+        self.names = set(names)
+        self.asked: list[str] = []
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[aiohttp.abc.ResolveResult]:
+        self.asked.append(host)
+        if host not in self.names:
+            raise OSError(f"{host} does not resolve in this test")
+        return [
+            {
+                "hostname": host,
+                "host": "127.0.0.1",
+                "port": port,
+                "family": socket.AF_INET,
+                "proto": 0,
+                "flags": socket.AI_NUMERICHOST,
+            }
+        ]
+
+    async def close(self) -> None:
+        pass
+
+
+@pytest.fixture(scope="session")
+def cloud_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CloudServer]:
+    """``uvicorn chromadb.app:app`` with token auth and TLS, for the session.
+
+    Users (``CLOUD_USERS``): ``admin-token`` reaches everything; ``solo-token`` one database
+    of ``solo-tenant``; ``multi-token`` two databases of ``multi-tenant``.
+    """
+    root = tmp_path_factory.mktemp("cloud")
+    hosts = tuple(REGIONS.values())
+    ca = trustme.CA()
+    cert = ca.issue_cert(*hosts, "127.0.0.1")
+    ca_file, cert_file, key_file = root / "ca.pem", root / "cert.pem", root / "key.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    cert.cert_chain_pems[0].write_to_path(str(cert_file))
+    for extra in cert.cert_chain_pems[1:]:
+        extra.write_to_path(str(cert_file), append=True)
+    cert.private_key_pem.write_to_path(str(key_file))
+    users = root / "users.yaml"
+    users.write_text(CLOUD_USERS)
+    port = free_port()
+    context = ssl.create_default_context(cafile=str(ca_file))
+    server = start_server(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "chromadb.app:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--ssl-keyfile",
+            str(key_file),
+            "--ssl-certfile",
+            str(cert_file),
+        ],
+        port=port,
+        log=root / "server.log",
+        ready_url=f"https://127.0.0.1:{port}/api/v2/heartbeat",
+        ssl_context=context,
+        ready_headers={"X-Chroma-Token": "admin-token"},
+        env={
+            "CHROMA_SERVER_AUTHN_PROVIDER": (
+                "chromadb.auth.token_authn.TokenAuthenticationServerProvider"
+            ),
+            "CHROMA_SERVER_AUTHN_CREDENTIALS_FILE": str(users),
+            "CHROMA_AUTH_TOKEN_TRANSPORT_HEADER": "X-Chroma-Token",
+            "ALLOW_RESET": "TRUE",
+            "IS_PERSISTENT": "FALSE",
+            "ANONYMIZED_TELEMETRY": "FALSE",
+        },
+        ready_timeout=90.0,
+    )
+    try:
+        for tenant, databases in (
+            ("solo-tenant", ["solo-db"]),
+            ("multi-tenant", ["db-one", "db-two"]),
+        ):
+            _admin_post(server, context, "/api/v2/tenants", {"name": tenant})
+            for database in databases:
+                _admin_post(
+                    server, context, f"/api/v2/tenants/{tenant}/databases", {"name": database}
+                )
+        yield CloudServer(server=server, ca=ca, ca_file=ca_file, hosts=hosts)
+    finally:
+        server.stop()
+
+
+def _admin_post(server: ServerProcess, context: ssl.SSLContext, path: str, body: Any) -> None:
+    request = urllib.request.Request(
+        f"https://127.0.0.1:{server.port}{path}",
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"X-Chroma-Token": "admin-token", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10, context=context) as response:
+        assert response.status in (200, 201), response.read()

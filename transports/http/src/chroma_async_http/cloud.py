@@ -73,6 +73,11 @@ class CloudTransport(HttpTransport):
     @classmethod
     def from_url(cls, url: str, /, **options: Any) -> Transport:
         """Resolve key, host and port (reading the environment once), then build."""
+        if "verify" in options:
+            raise errors.InvalidArgumentError(
+                "the chroma-cloud transport always verifies TLS certificates; to trust "
+                "another CA pass ca_file= or ssl_context="
+            )
         api_key = options.pop("api_key", None)
         region = options.pop("region", None)
         cloud_host = options.pop("cloud_host", None)
