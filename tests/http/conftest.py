@@ -29,8 +29,10 @@ from typing import Any
 
 import aiohttp
 import aiohttp.abc
+import numpy.testing  # noqa: F401  # imported now: its lazy import would block the loop
 import pytest
 import trustme
+from fault_proxy import FaultProxy
 
 from chroma_async import operations as ops
 from chroma_async_http import REGIONS, HttpTransport
@@ -316,3 +318,11 @@ def _admin_post(server: ServerProcess, context: ssl.SSLContext, path: str, body:
     )
     with urllib.request.urlopen(request, timeout=10, context=context) as response:
         assert response.status in (200, 201), response.read()
+
+
+@pytest.fixture
+def proxy(chroma_server: ServerProcess) -> Iterator[FaultProxy]:
+    """A fault-injecting proxy in front of ``chroma_server``, passing everything at first."""
+    running = FaultProxy(chroma_server.port, seed=1234).start()
+    yield running
+    running.stop()
