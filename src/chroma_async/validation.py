@@ -195,18 +195,20 @@ def normalize_embeddings(
         raise InvalidArgumentError(
             f"{where}: expected embeddings with at least one value, got embeddings of dimension 0"
         )
+    kind = array.dtype.kind
+    if kind not in "fiuO":
+        raise InvalidArgumentError(
+            f"{where}: expected int or float values, got an array of dtype {array.dtype}"
+        )
+    if kind == "O":
+        array = _objects_to_float64(array, where)
+        kind = "f"
     if count is not None and rows != count:
         raise _count_mismatch(field, rows, count, op)
-    kind = array.dtype.kind
     if kind == "f":
         return _floats_to_float32(array, where)
-    if kind in "iu":
-        return np.ascontiguousarray(array, dtype=np.float32)
-    if kind == "O":
-        return _objects_to_float32(array, where)
-    raise InvalidArgumentError(
-        f"{where}: expected int or float values, got an array of dtype {array.dtype}"
-    )
+    # ints: always finite, and every int64/uint64 fits float32's range
+    return np.ascontiguousarray(array, dtype=np.float32)
 
 
 def _array_from_sequence(
@@ -267,7 +269,7 @@ def _floats_to_float32(array: np.ndarray[Any, Any], where: str) -> Float32Array:
     )
 
 
-def _objects_to_float32(array: np.ndarray[Any, Any], where: str) -> Float32Array:
+def _objects_to_float64(array: np.ndarray[Any, Any], where: str) -> npt.NDArray[np.float64]:
     """Arrays numpy could only build as ``object``: big Python ints, or things not numbers."""
     for index, row in enumerate(array):
         for position, value in enumerate(row):
@@ -276,7 +278,7 @@ def _objects_to_float32(array: np.ndarray[Any, Any], where: str) -> Float32Array
                     f"{where}[{index}]: expected int or float values, got "
                     f"{describe(value)} at position {position}"
                 )
-    return _floats_to_float32(array.astype(np.float64), where)
+    return array.astype(np.float64)
 
 
 # --- metadata -----------------------------------------------------------------------------
@@ -340,12 +342,15 @@ def _scalar_kind(value: object) -> type | None:
 
 
 def _list_is_clean(value: list[Any]) -> bool:
-    """Whether ``value`` is a non-empty list of one builtin scalar type, all valid (fast)."""
+    """Whether ``value`` is a non-empty list of one builtin scalar type, all valid (fast).
+
+    Plain loops, not ``all(...)``: twice as fast on the short lists metadata holds.
+    """
     if not value:
         return False
     kind = type(value[0])
     if kind is str or kind is bool:
-        for item in value:
+        for item in value:  # noqa: SIM110
             if type(item) is not kind:
                 return False
         return True
@@ -355,7 +360,7 @@ def _list_is_clean(value: list[Any]) -> bool:
                 return False
         return True
     if kind is float:
-        for item in value:
+        for item in value:  # noqa: SIM110
             if type(item) is not float or item - item != 0.0:
                 return False
         return True
