@@ -19,7 +19,11 @@ would store something it cannot give back, or clearer where chromadb fails obscu
 - ``n_results``, ``limit``, ``offset`` reject ``bool``; chromadb takes ``True`` as 1;
 - ``include`` may be a tuple, repeated names are dropped, and ``"data"`` is rejected because
   chroma-async has no data loaders;
-- embeddings may be tuples and numpy arrays of any int dtype (chromadb only takes int32/int64).
+- embeddings may be tuples and numpy arrays of any int dtype (chromadb only takes int32/int64);
+  strings inside embedding lists are refused (chromadb converts ``"2"`` to 2.0); a bool mixed
+  into a list of numbers is taken as 0/1 (chromadb too, unless it comes first);
+- metadata values may be numpy scalars (``np.int64``, ``np.bool_``), stored as builtins;
+  ``metadatas`` may be a tuple (chromadb fails on one).
 
 The hot paths (ids, embeddings, metadata) avoid per-element Python work where they can:
 numpy input is checked with one vectorised pass, and metadata is checked with a tight loop
