@@ -314,6 +314,14 @@ class HttpTransport:
                 raw = await response.read()
                 status = response.status
                 retry_after = response.headers.get("Retry-After")
+        except asyncio.CancelledError as exc:
+            # aclose() while in flight: aiohttp cancels the futures of the closed connections
+            # and of the pool's waiters, though nobody cancelled this task
+            if self._closed and not _task_is_being_cancelled():
+                raise errors.ClientClosedError(
+                    f"{self!r} was closed while {where} was in flight"
+                ) from exc
+            raise
         except aiohttp.ConnectionTimeoutError as exc:
             raise mark_transient(
                 errors.TimeoutError(
@@ -629,6 +637,12 @@ def _matrix_of(rows: list[list[float] | None]) -> wire.Float32Array:
         width = next((len(row) for row in rows if row is not None), 0)
         rows = [row if row is not None else [float("nan")] * width for row in rows]
     return wire.to_float32_matrix(cast(list[list[float]], rows))
+
+
+def _task_is_being_cancelled() -> bool:
+    task = asyncio.current_task()
+    cancelling = getattr(task, "cancelling", None)  # Python >= 3.11
+    return task is None or cancelling is None or cancelling() > 0
 
 
 def _redact(url: str) -> str:
