@@ -373,9 +373,7 @@ class AsyncClient:
         from chroma_async.collection import AsyncCollection
 
         model = await self._send(
-            ops.GetCollection(
-                tenant=self.tenant, database=self.database, name=validate_collection_name(name)
-            )
+            ops.GetCollection(tenant=self.tenant, database=self.database, name=_name_str(name))
         )
         return AsyncCollection(self, model, embedding_function)
 
@@ -397,10 +395,18 @@ class AsyncClient:
 
     async def delete_collection(self, name: str) -> None:
         await self._send(
-            ops.DeleteCollection(
-                tenant=self.tenant, database=self.database, name=validate_collection_name(name)
-            )
+            ops.DeleteCollection(tenant=self.tenant, database=self.database, name=_name_str(name))
         )
+
+
+def _name_str(name: object) -> str:
+    """A collection name to look up: any str (a name that breaks the naming rule cannot
+    exist, so the transport answers ``NotFoundError`` as chromadb does)."""
+    if not isinstance(name, str):
+        raise InvalidArgumentError(
+            f"collection name: expected a str, got {name!r:.80} ({type(name).__name__})"
+        )
+    return name
 
 
 def _split_embedding_function(

@@ -357,7 +357,9 @@ class AsyncCollection:
     ) -> None:
         """Rename, replace the metadata, or change the mutable configuration."""
         new_name = None if name is None else validate_collection_name(name)
-        new_metadata = None if metadata is None else validate_collection_metadata(metadata)
+        new_metadata = (
+            None if metadata is None else validate_collection_metadata(metadata, for_modify=True)
+        )
         new_configuration = (
             None
             if configuration is None
@@ -522,13 +524,11 @@ def _required(embeddings: Float32Array | None) -> Float32Array:
 
 
 def _where(where: object) -> dict[str, Any] | None:
-    return None if where is None or where == {} else validate_where(where)
+    return None if where is None else validate_where(where)
 
 
 def _where_document(where_document: object) -> dict[str, Any] | None:
-    if where_document is None or where_document == {}:
-        return None
-    return validate_where_document(where_document)
+    return None if where_document is None else validate_where_document(where_document)
 
 
 def _replace(model: ops.CollectionModel, changes: dict[str, Any]) -> ops.CollectionModel:
