@@ -786,7 +786,12 @@ class CollectionStore:
             vectors = queries / (np.linalg.norm(queries, axis=1)[:, None] + _NORM_EPSILON)
         matches = index.search(vectors, k, threads=self.threads)
         keys = np.asarray(matches.keys, dtype=np.int64).reshape(len(queries), -1)
-        counts = np.asarray(getattr(matches, "counts", None), dtype=np.int64).reshape(len(queries))
+        # One query comes back as ``Matches`` (only valid keys), several as ``BatchMatches``.
+        counts_field = getattr(matches, "counts", None)
+        if counts_field is None:
+            counts = np.full(len(queries), keys.shape[1], dtype=np.int64)
+        else:
+            counts = np.asarray(counts_field, dtype=np.int64).reshape(len(queries))
         columns = np.arange(keys.shape[1])
         valid = columns[None, :] < counts[:, None]
         slots = np.where(valid, self._slot_of_key[np.where(valid, keys, 0)], -1)
