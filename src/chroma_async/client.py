@@ -489,7 +489,12 @@ def PersistentClient(  # Chroma's name
     **transport_options: Any,
 ) -> ClientFactory:
     """A database on local disk at ``path`` that survives restarts and crashes."""
-    url = "file:" + os.path.abspath(os.fspath(path))
+    # No file-system call here (the constructor runs on the event loop): the transport
+    # resolves a relative path when it opens, in a worker thread.
+    location = os.fspath(path)
+    if not os.path.isabs(location) and not location.startswith("."):
+        location = "./" + location
+    url = "file:" + location
     return connect(url, tenant=tenant, database=database, settings=settings, **transport_options)
 
 
