@@ -145,7 +145,7 @@ class TransportError(ChromaError):
     """The transport could not carry a request to the data and back."""
 
 
-class ConnectionError(TransportError, builtins.ConnectionError):  # noqa: A001
+class ConnectionError(TransportError, builtins.ConnectionError):
     """The server could not be reached; says which host and after how many attempts."""
 
     def __init__(self, message: str, *, host: str = "", attempts: int = 1) -> None:
@@ -154,12 +154,16 @@ class ConnectionError(TransportError, builtins.ConnectionError):  # noqa: A001
         self.attempts = attempts
 
 
-class TimeoutError(TransportError, builtins.TimeoutError):  # noqa: A001
+class TimeoutError(TransportError, builtins.TimeoutError):
     """A request did not complete within its timeout."""
 
 
-class TransportNotInstalledError(TransportError, ImportError):
-    """The package that implements a URL scheme is not installed."""
+class TransportNotInstalledError(TransportError, ImportError):  # type: ignore[misc]
+    """The package that implements a URL scheme is not installed.
+
+    (``ImportError`` gives instances a ``name`` attribute, the missing module, which
+    shadows ``ChromaError.name()`` on instances; the class method still answers.)
+    """
 
 
 class ClientClosedError(ChromaError, RuntimeError):

@@ -16,7 +16,7 @@ a transport may rely on
 from __future__ import annotations
 
 import uuid
-from typing import Any, Generic, TypeVar, Union
+from typing import Any, Generic, TypeVar
 
 import msgspec
 import numpy as np
@@ -306,5 +306,3 @@ class QueryRecords(RecordOperation[QueryResponse], frozen=True, kw_only=True, ta
     where_document: WhereDocument | None = None
     include: tuple[str, ...] = ("documents", "metadatas", "distances")
 
-
-AnyOperation = Union[Operation[Any]]

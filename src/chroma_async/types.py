@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypedDict, Union
+from typing import Any, Literal, TypedDict
 
 import numpy as np
 import numpy.typing as npt
 
 __all__ = [
     "ID",
-    "IDs",
     "Embedding",
     "Embeddings",
     "GetResult",
+    "IDs",
     "Include",
     "IncludeItem",
     "Metadata",
@@ -27,14 +27,14 @@ __all__ = [
 ID = str
 IDs = list[str]
 
-MetadataScalar = Union[str, int, float, bool]
-MetadataValue = Union[MetadataScalar, list[str], list[int], list[float], list[bool]]
+MetadataScalar = str | int | float | bool
+MetadataValue = MetadataScalar | list[str] | list[int] | list[float] | list[bool]
 Metadata = dict[str, MetadataValue]
-UpdateMetadata = dict[str, Union[MetadataValue, None]]
+UpdateMetadata = dict[str, MetadataValue | None]
 """Metadata for ``update``/``upsert``: a key whose value is ``None`` is removed."""
 
-Embedding = Union[npt.NDArray[Any], list[float], list[int]]
-Embeddings = Union[npt.NDArray[Any], list[Embedding]]
+Embedding = npt.NDArray[Any] | list[float] | list[int]
+Embeddings = npt.NDArray[Any] | list[Embedding]
 Float32Array = npt.NDArray[np.float32]
 
 Where = dict[str, Any]
