@@ -52,7 +52,7 @@ async def test_open_reads_the_servers_pre_flight_checks(http: HttpTransport) -> 
     assert caps.max_batch_size == 5461  # what chroma run 1.5.9 reports
     assert caps.supports_base64 is True
     assert caps.requires_asyncio is True
-    assert caps.max_write_concurrency == 4
+    assert caps.max_write_concurrency == 1
 
 
 async def test_entry_points_build_a_retrying_http_transport(chroma_server: ServerProcess) -> None:

@@ -16,7 +16,8 @@
 ``session``           an ``aiohttp.ClientSession`` to send through; it is left open by
                       ``aclose()`` (its own timeout, pool and TLS settings apply).
 ``resolver``          an ``aiohttp.abc.AbstractResolver`` (tests resolve names to loopback).
-``write_concurrency`` concurrent write batches the core may send (default 4).
+``write_concurrency`` concurrent write batches the core may send (default 1: a self-hosted
+                      server applies writes one at a time, and batches then land in order).
 ``max_batch_size``    records per write at most; the server's own limit still applies.
 ``user_agent``        replaces ``chroma-async/<version>``.
 ``dns_cache_ttl``     seconds a resolved address is reused (default 300).
@@ -91,7 +92,7 @@ class HttpTransport:
     """Carries operations to a Chroma server over HTTP(S). See the module docstring."""
 
     kind: ClassVar[str] = "http"
-    default_write_concurrency: ClassVar[int] = 4
+    default_write_concurrency: ClassVar[int] = 1
     batch_size_cap: ClassVar[int | None] = None
 
     def __init__(
@@ -416,7 +417,10 @@ class HttpTransport:
         if not message:
             message = f"{where}: {self.host} answered HTTP {status} ({name or 'no details'})"
         error = errors.error_from_name(name, message, status=status)
-        if type(error) is errors.ChromaError:
+        if status == 500 and "UNIQUE constraint failed" in message:
+            # chroma run's answer to a rename onto an existing name
+            error = errors.UniqueConstraintError(message)
+        elif type(error) is errors.ChromaError:
             # the server's catch-all name: the status says more
             error = errors.error_from_name("", message, status=status)
         return mark_transient(
@@ -457,6 +461,9 @@ class HttpTransport:
         return await self._call("GET", f"/tenants/{_segment(op.name)}", ops.TenantModel)
 
     async def _create_database(self, op: ops.CreateDatabase) -> None:
+        # chroma run creates a database in a tenant that does not exist; Chroma's own
+        # engine says NotFoundError: ask first
+        await self._call("GET", f"/tenants/{_segment(op.tenant)}", ops.TenantModel)
         path = f"/tenants/{_segment(op.tenant)}/databases"
         await self._call("POST", path, object, body=wire.NamePayload(name=op.name))
 
@@ -506,9 +513,15 @@ class HttpTransport:
         body = wire.ModifyPayload(
             new_name=op.new_name,
             new_metadata=op.new_metadata,
-            new_configuration=op.new_configuration,
+            new_configuration=_updatable(op.new_configuration),
         )
-        await self._call("PUT", path, object, body=body)
+        try:
+            await self._call("PUT", path, object, body=body)
+        except errors.UniqueConstraintError as exc:
+            raise errors.UniqueConstraintError(
+                f"cannot rename the collection to {op.new_name!r}: a collection of that name "
+                f"already exists in database {op.database!r} ({exc})"
+            ) from exc
 
     async def _fork_collection(self, op: ops.ForkCollection) -> ops.CollectionModel:
         path = f"{self._db(op.tenant, op.database)}/collections/{op.collection_id}/fork"
@@ -610,6 +623,33 @@ class HttpTransport:
             uris=_per_query_included(found.uris, "uris", include, sizes),
             metadatas=_per_query_included(found.metadatas, "metadatas", include, sizes),
         )
+
+
+# What Chroma's server accepts in a configuration update (its UpdateCollectionConfiguration);
+# the core sends the whole merged configuration, in which the rest is unchanged.
+_UPDATABLE: dict[str, frozenset[str]] = {
+    "hnsw": frozenset(
+        {"ef_search", "num_threads", "resize_factor", "sync_threshold", "batch_size"}
+    ),
+    "spann": frozenset({"ef_search", "search_nprobe"}),
+}
+
+
+def _updatable(configuration: dict[str, Any] | None) -> dict[str, Any] | None:
+    if configuration is None:
+        return None
+    update: dict[str, Any] = {}
+    for section, values in configuration.items():
+        if values is None:
+            continue
+        allowed = _UPDATABLE.get(section)
+        if allowed is None:
+            update[section] = values
+        elif isinstance(values, dict):
+            kept = {key: value for key, value in values.items() if key in allowed}
+            if kept:
+                update[section] = kept
+    return update or None
 
 
 def _included(values: list[Any] | None, name: str, include: list[str], size: int) -> Any:
