@@ -12,7 +12,7 @@ from chroma_async_local import CollectionStore, IndexSettings, MemoryTransport
 @pytest.fixture
 def store() -> CollectionStore:
     """An empty l2 store whose filtered queries always take the index path when they can."""
-    return CollectionStore(IndexSettings(space="l2"), brute_force_limit=8)
+    return CollectionStore(IndexSettings(space="l2"), brute_force_limit=8, brute_force_ratio=0)
 
 
 @pytest.fixture

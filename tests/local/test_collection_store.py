@@ -168,7 +168,7 @@ def test_filtered_top_k_is_exact_by_brute_force_and_near_exact_by_index(
     (low limit) returns as many matches, exact distances, and recall >= 0.9."""
     n = 400
     data = clustered(n, dim=8, seed=seed)
-    store = CollectionStore(IndexSettings(space="l2"), brute_force_limit=limit)
+    store = CollectionStore(IndexSettings(space="l2"), brute_force_limit=limit, brute_force_ratio=0)
     store.add([str(i) for i in range(n)], data, [{"m": i % modulus} for i in range(n)])
     store.delete(ids=[str(i) for i in range(0, n, 7)])
     queries = clustered(3, dim=8, seed=seed + 1)
@@ -192,7 +192,7 @@ def test_filtered_top_k_is_exact_by_brute_force_and_near_exact_by_index(
 def test_a_filter_far_from_the_query_still_fills_n_results() -> None:
     """The allowed records are the farthest ones: over-fetch fails and brute force
     completes the answer."""
-    store = CollectionStore(IndexSettings(space="l2"), brute_force_limit=4)
+    store = CollectionStore(IndexSettings(space="l2"), brute_force_limit=4, brute_force_ratio=0)
     near = np.zeros((500, 4), dtype=np.float32) + np.linspace(0, 1, 500)[:, None]
     far = np.full((20, 4), 50.0, dtype=np.float32) + np.arange(20)[:, None]
     store.add([f"n{i}" for i in range(500)], near.astype(np.float32), [{"far": False}] * 500)
@@ -205,7 +205,9 @@ def test_a_filter_far_from_the_query_still_fills_n_results() -> None:
 
 
 def test_batch_query_answers_each_query_like_a_single_one() -> None:
-    store = CollectionStore(IndexSettings(space="cosine"), brute_force_limit=16)
+    store = CollectionStore(
+        IndexSettings(space="cosine"), brute_force_limit=16, brute_force_ratio=0
+    )
     data = clustered(2000, dim=16, seed=3)
     store.add([str(i) for i in range(2000)], data)
     queries = clustered(40, dim=16, seed=4)
@@ -240,7 +242,7 @@ def test_stores_share_nothing() -> None:
 
 @pytest.mark.parametrize("source", ["bytes", "file", "view", "rebuild"])
 def test_rows_and_index_snapshot_restore_the_same_answers(source: str, tmp_path: Any) -> None:
-    store = CollectionStore(IndexSettings(space="cosine"), brute_force_limit=8)
+    store = CollectionStore(IndexSettings(space="cosine"), brute_force_limit=8, brute_force_ratio=0)
     data = clustered(600, dim=8, seed=5)
     store.add([str(i) for i in range(600)], data, [{"c": i % 4} for i in range(600)])
     store.delete(ids=[str(i) for i in range(0, 600, 5)])
@@ -277,7 +279,7 @@ def test_rows_and_index_snapshot_restore_the_same_answers(source: str, tmp_path:
 
 
 def test_an_older_index_snapshot_is_reconciled_with_newer_rows() -> None:
-    store = CollectionStore(brute_force_limit=4)
+    store = CollectionStore(brute_force_limit=4, brute_force_ratio=0)
     store.add([str(i) for i in range(100)], clustered(100, dim=4, seed=7))
     old_index = store.save_index()
     store.delete(ids=["0", "1"])

@@ -27,7 +27,7 @@ def clustered(n: int, dim: int, seed: int = 0) -> np.ndarray[Any, Any]:
     rng = np.random.default_rng(seed)
     centres = rng.standard_normal((1000, dim)).astype(np.float32)
     centres /= np.linalg.norm(centres, axis=1, keepdims=True)
-    x = centres[rng.integers(0, 1000, n)] + 0.1 * rng.standard_normal((n, dim)).astype(np.float32)
+    x = centres[rng.integers(0, 1000, n)] + 0.03 * rng.standard_normal((n, dim)).astype(np.float32)
     return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
 
 
@@ -52,9 +52,9 @@ def exact_top(data: np.ndarray[Any, Any], queries: np.ndarray[Any, Any], mask: A
     return np.argsort(d, axis=1)[:, :k]
 
 
-async def main(n: int, dim: int, with_chromadb: bool) -> None:
-    data = clustered(n, dim)
-    queries = clustered(200, dim, seed=7)
+async def main(n: int, dim: int, with_chromadb: bool, limit: int, ratio: float) -> None:
+    everything = clustered(n + 1200, dim)  # queries come from the same clusters
+    data, queries, batch = everything[:n], everything[n : n + 200], everything[n + 200 :]
     metas = metadata(n)
     ids = [str(i) for i in range(n)]
 
@@ -72,7 +72,7 @@ async def main(n: int, dim: int, with_chromadb: bool) -> None:
         raw.add(np.arange(s, min(n, s + MAX_BATCH_SIZE)), data[s : s + MAX_BATCH_SIZE])
     raw_rate = n / (time.perf_counter() - start)
 
-    transport = MemoryTransport()
+    transport = MemoryTransport(brute_force_limit=limit, brute_force_ratio=ratio)
     await transport.open()
     model = await transport.send(
         CreateCollection(**PLACE, name="bench", configuration={"hnsw": {"space": "cosine"}})
@@ -134,12 +134,16 @@ async def main(n: int, dim: int, with_chromadb: bool) -> None:
             f"query   {label:16s} p50 {statistics.median(times) * 1e3:.3f} ms  "
             f"recall@10 {recall(found, truth):.3f}"
         )
-    raw_times = []
+    raw_times, raw_found = [], []
     for q in queries:
         t = time.perf_counter()
-        raw.search(q, 10)
+        m = raw.search(q, 10)
         raw_times.append(time.perf_counter() - t)
-    print(f"query   raw usearch bf16  p50 {statistics.median(raw_times) * 1e3:.3f} ms")
+        raw_found.append([int(k) for k in m.keys])
+    print(
+        f"query   raw usearch bf16  p50 {statistics.median(raw_times) * 1e3:.3f} ms  "
+        f"recall@10 {recall(raw_found, exact_top(data, queries, None, 10)):.3f}"
+    )
 
     cats = np.asarray([m["cat"] for m in metas])
     pcts = np.asarray([m["pct"] for m in metas])
@@ -159,7 +163,6 @@ async def main(n: int, dim: int, with_chromadb: bool) -> None:
             f"recall@10 {recall(found, truth):.3f}"
         )
 
-    batch = clustered(1000, dim, seed=9)
     t = time.perf_counter()
     res = await transport.send(
         QueryRecords(**col, query_embeddings=batch, n_results=10, include=("distances",))
@@ -222,5 +225,7 @@ if __name__ == "__main__":
     parser.add_argument("--n", type=int, default=20_000)
     parser.add_argument("--dim", type=int, default=384)
     parser.add_argument("--chromadb", action="store_true")
+    parser.add_argument("--brute-force-limit", type=int, default=4096)
+    parser.add_argument("--brute-force-ratio", type=float, default=20.0)
     args = parser.parse_args()
-    anyio.run(main, args.n, args.dim, args.chromadb)
+    anyio.run(main, args.n, args.dim, args.chromadb, args.brute_force_limit, args.brute_force_ratio)

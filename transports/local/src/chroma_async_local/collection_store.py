@@ -26,10 +26,13 @@ Search
 ------
 Distances are Chroma's — ``l2`` squared Euclidean, ``cosine`` 1 − cos, ``ip`` 1 − dot —
 and are always computed in float32 from the originals: the index (bfloat16) only proposes
-candidates, which are re-ranked exactly. A filtered query that selects at most
-``brute_force_limit`` records is answered by exact brute force over them; a wider one
-searches the index with over-fetch scaled by the filter's selectivity, widens the search
-when too few candidates pass, and falls back to brute force, so it never returns fewer
+candidates, which are re-ranked exactly. A filtered query that selects few records — at
+most ``brute_force_limit``, or few enough that scanning them costs less than the index
+search would (``brute_force_ratio`` × the planned over-fetch; measured here: a scan costs
+~0.08 µs per record at 384 dimensions, a bf16 index search ~1.7 µs per fetched candidate) —
+is answered by exact brute force over them. A wider one searches the index with
+over-fetch scaled by the filter's selectivity, widens the search when too few candidates
+pass, and falls back to brute force, so it never returns fewer
 than ``n_results`` matches that exist.
 """
 
@@ -153,10 +156,12 @@ class CollectionStore:
         *,
         threads: int = 0,
         brute_force_limit: int = 4096,
+        brute_force_ratio: float = 20.0,
     ) -> None:
         self.settings = settings or IndexSettings()
         self.threads = threads
         self.brute_force_limit = brute_force_limit
+        self.brute_force_ratio = brute_force_ratio
         self._dimension: int | None = None
         self._capacity = 0
         self._size = 0  # slots handed out
@@ -730,9 +735,23 @@ class CollectionStore:
         allowed_slots = np.flatnonzero(allowed)
         if allowed_slots.size == 0:
             return [empty] * nq
-        if allowed_slots.size <= self.brute_force_limit:
+        allowed_count = int(allowed_slots.size)
+        planned = self._planned_fetch(min(n_results, allowed_count), allowed_count, True)
+        if (
+            allowed_count <= self.brute_force_limit
+            or allowed_count <= self.brute_force_ratio * planned
+        ):
             return self._brute_force(queries, allowed_slots, n_results)
-        return self._index_search(queries, n_results, allowed, int(allowed_slots.size))
+        return self._index_search(queries, n_results, allowed, allowed_count)
+
+    def _planned_fetch(self, k: int, allowed_count: int, filtered: bool) -> int:
+        """Candidates to ask the index for: a margin for the exact re-rank, scaled by
+        1/selectivity when a filter will discard some, and by 3 more because usearch
+        searches with ``max(ef_search, count)``: on clustered data recall of the nearest
+        100 needs an ef of several hundred (measured: ef 300 → 0.957, ef 600 → 0.988)."""
+        selectivity = allowed_count / max(self._count, 1)
+        fetch = math.ceil((k + max(k, 8)) / selectivity * (3.0 if filtered else 1.0))
+        return min(self._count, max(fetch, k))
 
     def _top_exact(
         self, queries: Float32Array, candidates: Int64Array, n_results: int
@@ -805,10 +824,7 @@ class CollectionStore:
         allowed_count: int,
     ) -> list[QueryHits]:
         k = min(n_results, allowed_count)
-        selectivity = allowed_count / max(self._count, 1)
-        # Over-fetch: a margin for the exact re-rank, scaled by 1/selectivity for filters.
-        fetch = math.ceil((k + max(k, 8)) / selectivity * (1.0 if allowed is None else 1.5))
-        fetch = min(self._count, max(fetch, k))
+        fetch = self._planned_fetch(k, allowed_count, allowed is not None)
         results: list[QueryHits | None] = [None] * queries.shape[0]
         pending = np.arange(queries.shape[0])
         while pending.size:
@@ -818,12 +834,21 @@ class CollectionStore:
                 ok &= allowed[np.where(ok, slots, 0)]
             hits = ok.sum(axis=1)
             done = hits >= k
-            for row in np.flatnonzero(done).tolist():
-                candidates = slots[row][ok[row]][None, :]
-                top_slots, top_distances = self._top_exact(
-                    queries[pending[row] : pending[row] + 1], candidates, k
-                )
-                results[pending[row]] = QueryHits(top_slots[0], top_distances[0])
+            rows = np.flatnonzero(done)
+            if rows.size:
+                # Passing candidates first (stable: index order kept), then one exact
+                # re-rank for every finished query at once.
+                row_ok = ok[rows]
+                order = np.argsort(~row_ok, axis=1, kind="stable")[:, : int(hits[rows].max())]
+                candidates = np.take_along_axis(slots[rows], order, axis=1)
+                valid = np.take_along_axis(row_ok, order, axis=1)
+                distances = self.distances(queries[pending[rows]], np.where(valid, candidates, 0))
+                distances[~valid] = np.inf
+                best = np.argsort(distances, axis=1, kind="stable")[:, :k]
+                top_slots = np.take_along_axis(candidates, best, axis=1)
+                top_distances = np.take_along_axis(distances, best, axis=1)
+                for i, row in enumerate(rows.tolist()):
+                    results[pending[row]] = QueryHits(top_slots[i], top_distances[i])
             pending = pending[~done]
             if pending.size == 0:
                 break
@@ -850,7 +875,10 @@ class CollectionStore:
     def copy(self) -> CollectionStore:
         """An independent copy (fork): same slots, keys and index, nothing shared."""
         clone = CollectionStore(
-            self.settings, threads=self.threads, brute_force_limit=self.brute_force_limit
+            self.settings,
+            threads=self.threads,
+            brute_force_limit=self.brute_force_limit,
+            brute_force_ratio=self.brute_force_ratio,
         )
         clone._dimension = self._dimension
         clone._capacity = self._capacity
@@ -909,6 +937,7 @@ class CollectionStore:
         view: bool = False,
         threads: int = 0,
         brute_force_limit: int = 4096,
+        brute_force_ratio: float = 20.0,
     ) -> CollectionStore:
         """A store holding ``rows``; its index loaded from ``index`` (a file path or bytes
         from ``save_index``) when given, else rebuilt from the embeddings.
@@ -918,7 +947,12 @@ class CollectionStore:
         rows is still correct. ``view=True`` memory-maps a file index; it is copied into
         memory on the first write.
         """
-        store = cls(settings, threads=threads, brute_force_limit=brute_force_limit)
+        store = cls(
+            settings,
+            threads=threads,
+            brute_force_limit=brute_force_limit,
+            brute_force_ratio=brute_force_ratio,
+        )
         n = len(rows.ids)
         store._dimension = rows.dimension
         store._next_key = rows.next_key

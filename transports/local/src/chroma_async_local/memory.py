@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar, cast
 
 import anyio
+import anyio.lowlevel
 import anyio.to_thread
 
 from chroma_async.errors import ClientClosedError, InvalidArgumentError
@@ -99,6 +100,7 @@ class MemoryTransport:
         max_threads: int = 4,
         index_threads: int = 0,
         brute_force_limit: int = 4096,
+        brute_force_ratio: float = 20.0,
     ) -> None:
         if isinstance(max_threads, bool) or not isinstance(max_threads, int) or max_threads < 1:
             raise InvalidArgumentError(
@@ -115,6 +117,7 @@ class MemoryTransport:
         self._max_threads = max_threads
         self._index_threads = index_threads
         self._brute_force_limit = brute_force_limit
+        self._brute_force_ratio = brute_force_ratio
         self._state = _UNOPENED
         self._limiter: anyio.CapacityLimiter | None = None
         self._catalog = Catalog(self._new_store)
@@ -151,7 +154,9 @@ class MemoryTransport:
     @classmethod
     def from_url(cls, url: str, /, **options: Any) -> MemoryTransport:
         """``memory://`` with options ``max_threads`` (worker threads of this transport),
-        ``index_threads`` (usearch threads per batch call, 0 = one per core)."""
+        ``index_threads`` (usearch threads per batch call, 0 = one per core),
+        ``brute_force_limit`` / ``brute_force_ratio`` (when a filtered query scans its
+        matches exactly instead of searching the index; see ``CollectionStore``)."""
         if not url.lower().startswith("memory:"):
             raise InvalidArgumentError(f"expected a memory:// URL, got {url!r}")
         return cls(**options)
@@ -207,7 +212,10 @@ class MemoryTransport:
 
     def _new_store(self, settings: IndexSettings) -> CollectionStore:
         return CollectionStore(
-            settings, threads=self._index_threads, brute_force_limit=self._brute_force_limit
+            settings,
+            threads=self._index_threads,
+            brute_force_limit=self._brute_force_limit,
+            brute_force_ratio=self._brute_force_ratio,
         )
 
     def _lock(self, store: CollectionStore) -> ReadWriteLock:
@@ -225,7 +233,9 @@ class MemoryTransport:
 
     async def _write(self, store: CollectionStore, func: Callable[..., T], *args: Any) -> T:
         async with self._lock(store).write():
-            # Once started, a write finishes even if the caller is cancelled: never half.
+            # A caller cancelled before the write starts gets nothing written; once
+            # started, a write finishes even if the caller is cancelled: never half.
+            await anyio.lowlevel.checkpoint_if_cancelled()
             with anyio.CancelScope(shield=True):
                 result = await self._in_thread(func, *args)
             return result  # noqa: RET504  (mypy: a with-block may swallow)
