@@ -426,3 +426,59 @@ async def test_a_waiting_write_cancelled_before_it_starts_writes_nothing(
 async def test_collection_ids_are_uuids(transport: MemoryTransport) -> None:
     col = await new_collection(transport)
     assert isinstance(col["collection_id"], uuid.UUID)
+
+
+async def test_concurrent_queries_are_answered_as_if_sent_alone(
+    transport: MemoryTransport,
+) -> None:
+    """Concurrent queries of one shape share a batch search; each still gets its own
+    answer, and queries of other shapes are not mixed in."""
+    col = await new_collection(transport, space="cosine")
+    data = clustered(600, dim=8, seed=21)
+    metadatas: list[dict[str, Any] | None] = [{"c": i % 3} for i in range(600)]
+    await transport.send(
+        AddRecords(**col, ids=[str(i) for i in range(600)], embeddings=data, metadatas=metadatas)
+    )
+    shapes: list[dict[str, Any]] = [
+        {"n_results": 3},
+        {"n_results": 5, "where": {"c": 1}},
+        {"n_results": 2, "include": ("embeddings", "distances")},
+    ]
+    ops = [
+        QueryRecords(**col, query_embeddings=data[i : i + 1 + i % 2], **shapes[i % 3])
+        for i in range(30)
+    ]
+    alone = [await transport.send(op) for op in ops]
+    together: list[Any] = [None] * len(ops)
+
+    async def run(i: int) -> None:
+        together[i] = await transport.send(ops[i])
+
+    async with anyio.create_task_group() as tg:
+        for i in range(len(ops)):
+            tg.start_soon(run, i)
+    for a, b in zip(alone, together, strict=True):
+        assert a.ids == b.ids
+        assert [d.tolist() for d in a.distances or []] == [d.tolist() for d in b.distances]
+        if a.embeddings is not None:
+            assert [e.tolist() for e in a.embeddings] == [e.tolist() for e in b.embeddings]
+
+
+async def test_an_error_in_a_shared_query_batch_reaches_every_caller(
+    transport: MemoryTransport,
+) -> None:
+    col = await new_collection(transport)
+    await transport.send(AddRecords(**col, ids=["a"], embeddings=f32([[1, 0, 0]])))
+    errors: list[BaseException] = []
+
+    async def run() -> None:
+        try:
+            await transport.send(QueryRecords(**col, query_embeddings=f32([[1, 0]])))
+        except InvalidArgumentError as exc:
+            errors.append(exc)
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(5):
+            tg.start_soon(run)
+    assert len(errors) == 5
+    assert all("dimension of 3, got 2" in str(e) for e in errors)

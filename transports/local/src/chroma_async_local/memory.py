@@ -20,6 +20,8 @@ from typing import Any, TypeVar, cast
 import anyio
 import anyio.lowlevel
 import anyio.to_thread
+import msgspec
+import numpy as np
 
 from chroma_async.errors import ClientClosedError, InvalidArgumentError
 from chroma_async.filters import DocNode, WhereNode, parse_where, parse_where_document
@@ -124,6 +126,7 @@ class MemoryTransport:
         self._locks: weakref.WeakKeyDictionary[CollectionStore, ReadWriteLock] = (
             weakref.WeakKeyDictionary()
         )
+        self._forming: dict[tuple[Any, ...], _QueryBatch] = {}
         self._handlers: dict[type[Any], Callable[[Any], Awaitable[Any]]] = {
             Heartbeat: self._heartbeat,
             GetVersion: self._get_version,
@@ -348,7 +351,82 @@ class MemoryTransport:
     async def _query_records(self, op: QueryRecords) -> QueryResponse:
         store = self._entry(op).store
         where, where_document = _where(op.where), _where_document(op.where_document)
-        return await self._read(store, query_records, store, op, where, where_document)
+        # Concurrent queries of the same shape share one thread call and one usearch batch
+        # search: the first one waits a single scheduler turn for others to join.
+        key = _batch_key(store, op)
+        forming = self._forming.get(key)
+        if forming is not None:
+            position = len(forming.ops)
+            forming.ops.append(op)
+            await forming.done.wait()
+            return forming.result(position)
+        batch = _QueryBatch(op)
+        self._forming[key] = batch
+        with anyio.CancelScope(shield=True):
+            # Shielded: the queries that joined depend on this one finishing.
+            try:
+                await anyio.lowlevel.checkpoint()
+            finally:
+                del self._forming[key]
+            try:
+                batch.responses = await self._read(
+                    store, _query_batch, store, batch.ops, where, where_document
+                )
+            except Exception as exc:
+                batch.error = exc
+            finally:
+                batch.done.set()
+        return batch.result(0)
+
+
+class _QueryBatch:
+    """Queries of one shape answered by one thread call."""
+
+    def __init__(self, first: QueryRecords) -> None:
+        self.ops = [first]
+        self.done = anyio.Event()
+        self.responses: list[QueryResponse] = []
+        self.error: Exception | None = None
+
+    def result(self, position: int) -> QueryResponse:
+        if self.error is not None:
+            raise self.error
+        return self.responses[position]
+
+
+def _batch_key(store: CollectionStore, op: QueryRecords) -> tuple[Any, ...]:
+    selectors = _KEY_ENCODER.encode((op.where, op.where_document, op.ids))
+    width = op.query_embeddings.shape[-1]
+    return (id(store), op.n_results, op.include, width, selectors)
+
+
+_KEY_ENCODER = msgspec.json.Encoder()
+
+
+def _query_batch(
+    store: CollectionStore,
+    ops: list[QueryRecords],
+    where: WhereNode | None,
+    where_document: DocNode | None,
+) -> list[QueryResponse]:
+    """Answer ``ops`` (same selectors, n_results and include) with one store query."""
+    if len(ops) == 1:
+        return [query_records(store, ops[0], where, where_document)]
+    blocks = [op.query_embeddings.reshape(-1, op.query_embeddings.shape[-1]) for op in ops]
+    combined = msgspec.structs.replace(ops[0], query_embeddings=np.concatenate(blocks))
+    response = query_records(store, combined, where, where_document)
+    answers: list[QueryResponse] = []
+    start = 0
+    fields = ("ids", "distances", "embeddings", "documents", "uris", "metadatas")
+    for block in blocks:
+        stop = start + block.shape[0]
+        part: dict[str, Any] = {}
+        for name in fields:
+            value = getattr(response, name)
+            part[name] = None if value is None else value[start:stop]
+        answers.append(QueryResponse(**part))
+        start = stop
+    return answers
 
 
 def _plan_and_apply(
