@@ -5,7 +5,8 @@ transports (no mocks of Chroma: these start the real thing).
 
 - :func:`chroma_run` — Chroma's own server (``chroma run``) on a free loopback port.
 - :func:`cloud_stand_in` — a stand-in for Chroma Cloud: the Python Chroma server
-  (``uvicorn chromadb.app:app``; needs ``chromadb``, ``uvicorn``, ``fastapi``,
+  (``uvicorn chromadb.app:app``, see :func:`serve_cloud_stand_in`; needs ``chromadb``,
+  ``uvicorn``, ``fastapi``,
   ``opentelemetry-instrumentation-fastapi`` and ``trustme``) with token authentication
   (users from :data:`CLOUD_USERS`) behind TLS signed by a fresh test CA, its certificate
   naming Chroma Cloud's regional hosts. Connect with :class:`LoopbackResolver` so that
@@ -242,8 +243,8 @@ def cloud_stand_in(directory: Path | None = None) -> Iterator[CloudServer]:
         server = start_server(
             [
                 sys.executable,
-                "-m",
-                "uvicorn",
+                "-c",
+                _STAND_IN_LAUNCHER,
                 "chromadb.app:app",
                 "--host",
                 "127.0.0.1",
@@ -280,6 +281,44 @@ def cloud_stand_in(directory: Path | None = None) -> Iterator[CloudServer]:
             yield CloudServer(server=server, ca_file=ca_file, hosts=hosts)
         finally:
             server.stop()
+
+
+_STAND_IN_LAUNCHER = "from chroma_async_http.testing import serve_cloud_stand_in as s; s()"
+
+
+def serve_cloud_stand_in() -> None:
+    """The stand-in's process: uvicorn with ``sys.argv``, after one fix to chromadb 1.5.9.
+
+    chromadb's Python server calls ``.tolist()`` on each embedding its API returns, but its
+    default API (the Rust bindings) returns plain lists: every ``get`` or ``query`` that
+    includes embeddings fails with HTTP 500. Here the API's embeddings become numpy arrays,
+    as the server expects; nothing else is touched.
+    """
+    import numpy as np
+    import uvicorn
+    from chromadb.api.rust import RustBindingsAPI
+
+    original_get = RustBindingsAPI._get
+    original_query = RustBindingsAPI._query
+
+    def get(self: Any, *args: Any, **kwargs: Any) -> Any:
+        result: Any = original_get(self, *args, **kwargs)
+        if result.get("embeddings") is not None:
+            result["embeddings"] = [np.asarray(row) for row in result["embeddings"]]
+        return result
+
+    def query(self: Any, *args: Any, **kwargs: Any) -> Any:
+        result: Any = original_query(self, *args, **kwargs)
+        if result.get("embeddings") is not None:
+            result["embeddings"] = [
+                [np.asarray(row) for row in rows] for rows in result["embeddings"]
+            ]
+        return result
+
+    setattr(RustBindingsAPI, "_get", get)  # noqa: B010
+    setattr(RustBindingsAPI, "_query", query)  # noqa: B010
+    sys.argv = ["uvicorn", *sys.argv[1:]]
+    uvicorn.main()
 
 
 def _admin_post(server: ServerProcess, context: ssl.SSLContext, path: str, body: Any) -> None:

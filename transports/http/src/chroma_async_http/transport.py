@@ -417,8 +417,11 @@ class HttpTransport:
         if not message:
             message = f"{where}: {self.host} answered HTTP {status} ({name or 'no details'})"
         error = errors.error_from_name(name, message, status=status)
-        if status == 500 and "UNIQUE constraint failed" in message:
-            # chroma run's answer to a rename onto an existing name
+        if status >= 500 and (
+            "UNIQUE constraint failed" in message or message.endswith("already exists")
+        ):
+            # how chroma run answers a rename onto an existing name, and the Python server
+            # a create of an existing tenant, database or collection
             error = errors.UniqueConstraintError(message)
         elif type(error) is errors.ChromaError:
             # the server's catch-all name: the status says more
