@@ -11,15 +11,22 @@ dependency on an HTTP library; a transport translates them into its own settings
         timeout=Timeout(connect=2.0, read=30.0, total=60.0),
         limits=Limits(max_connections=32),
     )
+
+    with call_timeout(Timeout(read=300.0, total=600.0)):   # this block's calls only
+        await collection.add(ids=ids, embeddings=big)
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 import msgspec
 
 from chroma_async.errors import InvalidArgumentError
 
-__all__ = ["Limits", "Timeout"]
+__all__ = ["Limits", "Timeout", "call_timeout", "current_call_timeout"]
 
 
 class Timeout(msgspec.Struct, frozen=True, kw_only=True):
@@ -75,3 +82,29 @@ class Limits(msgspec.Struct, frozen=True, kw_only=True):
             raise InvalidArgumentError(
                 f"Limits.keepalive_expiry must be a finite number of seconds >= 0, got {expiry!r}"
             )
+
+
+_CALL_TIMEOUT: ContextVar[Timeout | None] = ContextVar("chroma_async_call_timeout", default=None)
+
+
+@contextmanager
+def call_timeout(timeout: Timeout) -> Iterator[Timeout]:
+    """Use ``timeout`` instead of the client's for the calls made inside this block.
+
+    It follows the calls into the tasks they start (batches of one write), and is undone on
+    exit; other tasks keep their own. Transports that talk to a server read it per request.
+    """
+    if not isinstance(timeout, Timeout):
+        raise InvalidArgumentError(
+            f"call_timeout expects a chroma_async.options.Timeout, got {type(timeout).__name__}"
+        )
+    token = _CALL_TIMEOUT.set(timeout)
+    try:
+        yield timeout
+    finally:
+        _CALL_TIMEOUT.reset(token)
+
+
+def current_call_timeout() -> Timeout | None:
+    """The timeout set by an enclosing :func:`call_timeout`, if any."""
+    return _CALL_TIMEOUT.get()

@@ -17,7 +17,7 @@ from fault_proxy import FaultProxy
 
 from chroma_async import errors
 from chroma_async import operations as ops
-from chroma_async.options import Timeout
+from chroma_async.options import Timeout, call_timeout
 from chroma_async.retry import RetryingTransport, RetryPolicy
 from chroma_async_http import HttpTransport
 from conftest import Scope, ServerProcess
@@ -257,3 +257,22 @@ async def test_retries_end_with_the_deadline(proxy: FaultProxy, scope: Scope) ->
         assert time.monotonic() - started < 1.5
     finally:
         await transport.aclose()
+
+
+async def test_call_timeout_overrides_the_clients_timeout_for_one_block(
+    proxy: FaultProxy, scope: Scope
+) -> None:
+    patient = RetryingTransport(HttpTransport(proxy.url), RetryPolicy(max_attempts=1))
+    await patient.open()
+    try:
+        proxy.forced = ["stall"]
+        started = time.monotonic()
+        with (
+            call_timeout(Timeout(read=0.3, total=5.0)),
+            pytest.raises(errors.TimeoutError, match=r"read 0\.3 s"),
+        ):
+            await patient.send(ops.CountCollections(**scope.kw()))
+        assert time.monotonic() - started < 2.0  # not the default 60 s read timeout
+        assert await patient.send(ops.CountCollections(**scope.kw())) == 0
+    finally:
+        await patient.aclose()

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from chroma_async import errors
-from chroma_async.options import Limits, Timeout
+from chroma_async.options import Limits, Timeout, call_timeout, current_call_timeout
 
 
 def test_defaults_are_finite() -> None:
@@ -34,3 +34,20 @@ def test_timeout_rejects_missing_or_unbounded_values(kwargs: dict[str, Any]) -> 
 def test_limits_reject_unbounded_or_empty_pools(kwargs: dict[str, Any]) -> None:
     with pytest.raises(errors.InvalidArgumentError, match="Limits"):
         Limits(**kwargs)
+
+
+def test_call_timeout_applies_inside_its_block_only() -> None:
+    assert current_call_timeout() is None
+    inner = Timeout(read=1.0)
+    with call_timeout(inner) as given:
+        assert given is inner
+        assert current_call_timeout() is inner
+        with call_timeout(Timeout(total=5.0)):
+            assert current_call_timeout() == Timeout(total=5.0)
+        assert current_call_timeout() is inner
+    assert current_call_timeout() is None
+
+
+def test_call_timeout_wants_a_timeout() -> None:
+    with pytest.raises(errors.InvalidArgumentError, match="Timeout"), call_timeout(5):  # type: ignore[arg-type]
+        pass

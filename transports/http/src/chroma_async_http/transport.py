@@ -7,7 +7,8 @@
                       logged, never shown by ``repr`` or in an error.
 ``api_key``           sent as ``x-chroma-token`` (a server with token authentication).
 ``timeout``           :class:`chroma_async.options.Timeout` for one attempt (connect, read,
-                      total); finite by default.
+                      total); finite by default. ``chroma_async.options.call_timeout``
+                      overrides it for the calls of one block.
 ``limits``            :class:`chroma_async.options.Limits`: pool size, per host, keep-alive.
 ``retry``             :class:`chroma_async.retry.RetryPolicy`; ``NO_RETRY`` sends each call once.
 ``verify``            verify the server's TLS certificate (default True; https only).
@@ -44,7 +45,7 @@ from yarl import URL
 import chroma_async
 from chroma_async import errors
 from chroma_async import operations as ops
-from chroma_async.options import Limits, Timeout
+from chroma_async.options import Limits, Timeout, current_call_timeout
 from chroma_async.retry import RetryingTransport, RetryPolicy, mark_permanent, mark_transient
 from chroma_async.retry import parse_retry_after as _parse_retry_after
 from chroma_async.transport import Capabilities, Transport
@@ -156,11 +157,7 @@ class HttpTransport:
         if api_key is not None:
             request_headers["x-chroma-token"] = api_key
         self._headers = request_headers
-        self._client_timeout = aiohttp.ClientTimeout(
-            total=self._timeout.total,
-            sock_connect=self._timeout.connect,
-            sock_read=self._timeout.read,
-        )
+        self._client_timeout = _client_timeout(self._timeout)
         self._session: aiohttp.ClientSession | None = None
         self._capabilities: Capabilities | None = None
         self._closed = False
@@ -302,6 +299,10 @@ class HttpTransport:
             data = wire.ENCODER.encode(body)
             headers = {**headers, "Content-Type": _JSON}
         url = URL(self._api + path, encoded=True)
+        timeout, client_timeout = self._timeout, self._client_timeout
+        override = current_call_timeout()
+        if override is not None:
+            timeout, client_timeout = override, _client_timeout(override)
         try:
             async with session.request(
                 method,
@@ -309,7 +310,7 @@ class HttpTransport:
                 data=data,
                 params=_without_none(params) if params else None,
                 headers=headers,
-                timeout=self._client_timeout,
+                timeout=client_timeout,
                 allow_redirects=False,
             ) as response:
                 raw = await response.read()
@@ -326,8 +327,7 @@ class HttpTransport:
         except aiohttp.ConnectionTimeoutError as exc:
             raise mark_transient(
                 errors.TimeoutError(
-                    f"{where}: connecting to {self.host} timed out after "
-                    f"{self._timeout.connect:g} s"
+                    f"{where}: connecting to {self.host} timed out after {timeout.connect:g} s"
                 ),
                 may_have_applied=False,
             ) from exc
@@ -360,8 +360,8 @@ class HttpTransport:
             raise mark_transient(
                 errors.TimeoutError(
                     f"{where} to {self.host} timed out (timeouts: connect "
-                    f"{self._timeout.connect:g} s, read {self._timeout.read:g} s, total "
-                    f"{self._timeout.total:g} s)"
+                    f"{timeout.connect:g} s, read {timeout.read:g} s, total "
+                    f"{timeout.total:g} s)"
                 )
             ) from exc
         except (aiohttp.ClientError, OSError, RuntimeError) as exc:
@@ -680,6 +680,12 @@ def _matrix_of(rows: list[list[float] | None]) -> wire.Float32Array:
         width = next((len(row) for row in rows if row is not None), 0)
         rows = [row if row is not None else [float("nan")] * width for row in rows]
     return wire.to_float32_matrix(cast(list[list[float]], rows))
+
+
+def _client_timeout(timeout: Timeout) -> aiohttp.ClientTimeout:
+    return aiohttp.ClientTimeout(
+        total=timeout.total, sock_connect=timeout.connect, sock_read=timeout.read
+    )
 
 
 def _task_is_being_cancelled() -> bool:
