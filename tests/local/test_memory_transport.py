@@ -134,6 +134,8 @@ async def test_tenants_and_databases(transport: MemoryTransport) -> None:
     assert [d.name for d in listed] == ["db1", "db2"]
     assert [d.name for d in await transport.send(ListDatabases(tenant="acme", offset=1))] == ["db2"]
     assert await transport.send(ListDatabases(tenant="nobody")) == []
+    with pytest.raises(NotFoundError, match=r"Tenant \[nobody\] not found"):
+        await transport.send(CreateDatabase(tenant="nobody", name="db1"))
     default = await transport.send(ListDatabases(tenant="default_tenant"))
     assert [d.name for d in default] == ["default_database"]
     with pytest.raises(NotFoundError, match=r"Database \[dx\] not found"):

@@ -52,7 +52,9 @@ def exact_top(data: np.ndarray[Any, Any], queries: np.ndarray[Any, Any], mask: A
     return np.argsort(d, axis=1)[:, :k]
 
 
-async def main(n: int, dim: int, with_chromadb: bool, limit: int, ratio: float) -> None:
+async def main(
+    n: int, dim: int, with_chromadb: bool, limit: int, ratio: float, index_threads: int
+) -> None:
     everything = clustered(n + 1200, dim)  # queries come from the same clusters
     data, queries, batch = everything[:n], everything[n : n + 200], everything[n + 200 :]
     metas = metadata(n)
@@ -72,7 +74,9 @@ async def main(n: int, dim: int, with_chromadb: bool, limit: int, ratio: float) 
         raw.add(np.arange(s, min(n, s + MAX_BATCH_SIZE)), data[s : s + MAX_BATCH_SIZE])
     raw_rate = n / (time.perf_counter() - start)
 
-    transport = MemoryTransport(brute_force_limit=limit, brute_force_ratio=ratio)
+    transport = MemoryTransport(
+        brute_force_limit=limit, brute_force_ratio=ratio, index_threads=index_threads
+    )
     await transport.open()
     model = await transport.send(
         CreateCollection(**PLACE, name="bench", configuration={"hnsw": {"space": "cosine"}})
@@ -227,5 +231,14 @@ if __name__ == "__main__":
     parser.add_argument("--chromadb", action="store_true")
     parser.add_argument("--brute-force-limit", type=int, default=4096)
     parser.add_argument("--brute-force-ratio", type=float, default=20.0)
+    parser.add_argument("--index-threads", type=int, default=0)
     args = parser.parse_args()
-    anyio.run(main, args.n, args.dim, args.chromadb, args.brute_force_limit, args.brute_force_ratio)
+    anyio.run(
+        main,
+        args.n,
+        args.dim,
+        args.chromadb,
+        args.brute_force_limit,
+        args.brute_force_ratio,
+        args.index_threads,
+    )

@@ -8,9 +8,11 @@ Behaviour follows chromadb 1.5.9 (asked, not guessed): ``default_tenant`` /
 ``default_database`` exist from the start; a duplicate name raises
 ``UniqueConstraintError`` (chromadb in-process says ``InternalError``; its server says
 ``UniqueConstraintError``); creating a database under a tenant that was never created
-succeeds, as it does in chromadb; creating a collection in a missing database raises
-``InvalidArgumentError`` as chromadb does, while reading one raises ``NotFoundError``;
-``list_collections`` of a missing database is empty. Collections are listed oldest first.
+raises ``NotFoundError`` (the conformance suite's rule; chromadb in-process accepts it and
+invents the tenant's database half-way: its ``get_tenant`` still fails); creating a
+collection in a missing database raises ``InvalidArgumentError`` as chromadb does, while
+reading one raises ``NotFoundError``; ``list_collections`` of a missing database is empty.
+Collections are listed oldest first.
 """
 
 from __future__ import annotations
@@ -142,6 +144,8 @@ class Catalog:
     # --- databases ---------------------------------------------------------------------
 
     def create_database(self, tenant: str, name: str) -> DatabaseEntry:
+        if tenant not in self._tenants:
+            raise NotFoundError(f"Tenant [{tenant}] not found")
         if (tenant, name) in self._databases:
             raise UniqueConstraintError(f"Database [{name}] already exists")
         entry = DatabaseEntry(id=uuid.uuid4(), name=name, tenant=tenant)

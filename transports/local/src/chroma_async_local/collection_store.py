@@ -741,6 +741,7 @@ class CollectionStore:
         if (
             allowed_count <= self.brute_force_limit
             or allowed_count <= self.brute_force_ratio * planned
+            or planned * 2 >= self._count  # the index would be asked for half the records
         ):
             return self._brute_force(queries, allowed_slots, n_results)
         return self._index_search(queries, n_results, allowed, allowed_count)

@@ -78,30 +78,34 @@ class IndexSettings(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def merge_configuration(current: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
-    """``current`` with the mutable hnsw fields of ``update`` applied.
+    """``current`` with ``update`` applied: a partial (``{"hnsw": {"ef_search": 50}}``) or a
+    whole configuration (what the core sends after resolving the change).
 
     Chroma lets ``ef_search`` (and a few tuning knobs with no meaning here) change after
-    creation; ``space``, ``max_neighbors`` and ``ef_construction`` are fixed.
+    creation; ``space``, ``max_neighbors`` and ``ef_construction`` are fixed, so an update
+    may repeat their current values but not change them. Other sections (embedding
+    function, ...) are taken as given: the core validated them.
     """
     merged: dict[str, Any] = dict(current)
     for section_name, section in update.items():
+        if section_name != "hnsw":
+            merged[section_name] = section
+            continue
         if section is None:
             continue
-        if section_name != "hnsw" or not isinstance(section, Mapping):
-            if section_name == "embedding_function":
-                merged[section_name] = section
-                continue
+        if not isinstance(section, Mapping):
             raise InvalidArgumentError(
-                f"expected configuration updates under 'hnsw', got {section_name!r}"
+                f"expected configuration.hnsw to be a mapping, got {section!r}"
             )
         target = dict(merged.get("hnsw") or {})
         for name, value in section.items():
-            if value is None:
+            if value is None or target.get(name) == value:
                 continue
             if name not in _MUTABLE:
                 raise InvalidArgumentError(
                     f"configuration.hnsw.{name} cannot change after the collection is "
-                    f"created; changeable: {', '.join(sorted(_MUTABLE))}"
+                    f"created (it is {target.get(name)!r}, got {value!r}); changeable: "
+                    f"{', '.join(sorted(_MUTABLE))}"
                 )
             target[name] = value
         merged["hnsw"] = target
