@@ -20,6 +20,7 @@ Everything here does file I/O: call it from a worker thread, never on the event 
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import socket
@@ -109,10 +110,8 @@ class PathLock:
         with _held_guard:
             if _held.get(self._key) == id(self):
                 del _held[self._key]
-            try:
+            with contextlib.suppress(OSError):
                 os.ftruncate(fd, 0)
-            except OSError:
-                pass
             os.close(fd)  # closing the descriptor releases the flock
 
 

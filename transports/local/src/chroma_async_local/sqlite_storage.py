@@ -32,6 +32,7 @@ worker thread; one lock serialises use of the connection between threads.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import threading
@@ -313,10 +314,8 @@ class SqliteStorage:
         try:
             yield con
         except BaseException:
-            try:
+            with contextlib.suppress(sqlite3.Error):  # SQLite may have rolled back already
                 con.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass  # SQLite rolls back on its own after some errors
             raise
         con.execute("COMMIT")
 
@@ -470,7 +469,7 @@ class SqliteStorage:
         """Delete everything; only the given tenants and databases remain."""
         with self._locked_transaction() as con:
             for table in ("tenants", "databases", "collections", "records", "changes"):
-                con.execute(f"DELETE FROM {table}")  # noqa: S608  (fixed table names)
+                con.execute(f"DELETE FROM {table}")
             self._seed(tenants, databases)
 
     # --- records -----------------------------------------------------------------------
@@ -572,7 +571,7 @@ class SqliteStorage:
                 fetched.extend(
                     self._connection.execute(
                         "SELECT rid, id, key, embedding, metadata, document, uri FROM records"
-                        f" WHERE rid IN ({marks})",  # noqa: S608  (placeholders only)
+                        f" WHERE rid IN ({marks})",
                         chunk,
                     ).fetchall()
                 )

@@ -1,0 +1,1138 @@
+"""The ``file:`` transport: the in-process engine, with its data on local disk.
+
+``chroma_async.PersistentClient(path=".chroma")`` and ``chroma_async.connect("file:./.chroma")``
+(or ``file:///abs/path``) give the memory transport's behaviour — the same
+:class:`CollectionStore` answers every read from memory — with every write made durable
+first. In the directory::
+
+    chroma-async.sqlite3[-wal|-shm]   the source of truth (see ``sqlite_storage``)
+    chroma-async.lock                 held by the one process that has it open (``path_lock``)
+    snapshots/<collection uuid>/...   what makes reopening fast (see ``snapshots``)
+
+**Write path.** Under the collection's write lock, in a worker thread: the write is
+resolved against the store (``plan_write``), committed to SQLite in one transaction, and
+only then applied to the store. The caller is answered after both; a batch is on disk whole
+or not at all, and a write that has started finishes even if its caller is cancelled
+(shielded). A failure after the commit (which would leave memory behind the disk) puts the
+transport out of service: every later call says to reopen, and reopening reads the disk.
+
+**Snapshots.** After enough writes to a collection (``snapshot_min_changes`` records, and
+at least ``snapshot_ratio`` of its size), the write that crosses the threshold captures the
+store's rows and saves its usearch index, still under the lock; one background thread
+writes the rest (atomically: temporary directory, fsync, rename), then tells SQLite that
+the changes it covers need not be kept. Closing snapshots every collection written since
+its last snapshot, so a clean reopen replays nothing.
+
+**Opening** reads the catalog from SQLite and, per collection, loads its newest valid
+snapshot (the index memory-mapped), re-reads only the records written after it, and checks
+the result against the counters SQLite keeps; without a usable snapshot the collection is
+rebuilt from SQLite (and snapshotted again in the background). :attr:`load_reports` says
+what happened to each collection.
+
+**One owner.** A second client — in this process or another — opening the same directory
+gets :class:`~chroma_async_local.path_lock.DatabaseInUseError` naming the path and the
+holder's pid, immediately. To share data between several processes (web workers, job
+queues), run a Chroma server (``chroma run --path DIR``) and connect every worker to it with
+``chroma_async.HttpClient`` — a database server is the one place that can serialise their
+writes; this transport is for one process.
+
+Everything that touches SQLite or files runs in a worker thread through the transport's own
+:class:`anyio.CapacityLimiter` — except the snapshot writer, one dedicated background
+thread, so that a long snapshot never holds a slot that requests wait for. Names of
+tenants, databases and collections live only inside SQLite; files are named by collection
+UUID, so no name can reach the file system. Directories are created ``0o700``, files
+``0o600``.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import os
+import queue
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar, cast
+from urllib.parse import unquote
+
+import anyio
+import anyio.lowlevel
+import anyio.to_thread
+import msgspec
+import numpy as np
+
+from chroma_async.errors import ClientClosedError, InternalError, InvalidArgumentError
+from chroma_async.filters import DocNode, WhereNode, parse_where, parse_where_document
+from chroma_async.logs import get_logger
+from chroma_async.operations import (
+    AddRecords,
+    CollectionModel,
+    CountCollections,
+    CountRecords,
+    CreateCollection,
+    CreateDatabase,
+    CreateTenant,
+    DatabaseModel,
+    DeleteCollection,
+    DeleteDatabase,
+    DeleteRecords,
+    ForkCollection,
+    GetCollection,
+    GetDatabase,
+    GetRecords,
+    GetResponse,
+    GetTenant,
+    GetUserIdentity,
+    GetVersion,
+    Heartbeat,
+    ListCollections,
+    ListDatabases,
+    ModifyCollection,
+    Operation,
+    QueryRecords,
+    QueryResponse,
+    RecordOperation,
+    Reset,
+    TenantModel,
+    UpdateRecords,
+    UpsertRecords,
+    UserIdentity,
+)
+from chroma_async.transport import SPACES, Capabilities
+from chroma_async.types import Metadata
+from chroma_async_local import snapshots
+from chroma_async_local.catalog import (
+    DEFAULT_DATABASE,
+    DEFAULT_TENANT,
+    Catalog,
+    CollectionEntry,
+    DatabaseEntry,
+)
+from chroma_async_local.collection_store import CollectionStore, StoreRows
+from chroma_async_local.index_settings import IndexSettings
+from chroma_async_local.locks import ReadWriteLock
+from chroma_async_local.memory import MAX_BATCH_SIZE
+from chroma_async_local.path_lock import DatabaseInUseError, PathLock
+from chroma_async_local.record_operations import (
+    WriteOperation,
+    get_records,
+    plan_write,
+    query_records,
+)
+from chroma_async_local.sqlite_storage import (
+    DATABASE_FILE,
+    CollectionRow,
+    Counters,
+    DatabaseRow,
+    SqliteStorage,
+    encode_metadata,
+)
+
+__all__ = ["DatabaseInUseError", "LoadReport", "PersistentTransport"]
+
+R = TypeVar("R")
+T = TypeVar("T")
+
+log = get_logger("chroma_async.persistent", transport="persistent")
+
+_UNOPENED, _OPEN, _CLOSED = "unopened", "open", "closed"
+_CHROMADB_FILE = "chroma.sqlite3"
+
+
+class LoadReport(msgspec.Struct, frozen=True, kw_only=True):
+    """How one collection was loaded when the transport opened.
+
+    ``source`` is ``"snapshot"`` (its snapshot at write ``snapshot_seq``, plus ``replayed``
+    records re-read from SQLite) or ``"sqlite"`` (rebuilt from SQLite: no snapshot yet, or
+    ``problems`` says why none could be used).
+    """
+
+    source: str
+    records: int
+    snapshot_seq: int | None = None
+    replayed: int = 0
+    problems: tuple[str, ...] = ()
+
+
+@dataclass
+class _Durable:
+    """What the transport knows about a collection's life on disk."""
+
+    entry: CollectionEntry
+    num: int
+    seq: int
+    changes: int = 0  # records written since the last captured snapshot
+    snapshot_seq: int | None = None  # newest durable snapshot
+    capturing: bool = False  # a captured snapshot is queued or being written
+
+
+def path_from_url(url: str) -> str:
+    """The directory of a ``file:`` URL: ``file:./rel``, ``file:rel``, ``file:/abs``,
+    ``file:///abs`` or ``file://localhost/abs`` (percent-escapes are decoded in the ``//``
+    forms, as RFC 8089 has them). A relative path stays relative (see ``PersistentTransport``)."""
+    if not isinstance(url, str) or url[:5].lower() != "file:":
+        raise InvalidArgumentError(
+            f"expected a file: URL (file:///abs/path, file:./rel), got {url!r}"
+        )
+    rest = url[5:]
+    if rest.startswith("//"):
+        authority, slash, tail = rest[2:].partition("/")
+        if authority.lower() not in ("", "localhost"):
+            raise InvalidArgumentError(
+                f"a file: URL names a directory on this machine; got host {authority!r} in "
+                f"{url!r} (use file:///abs/path)"
+            )
+        path = unquote(slash + tail)
+    else:
+        path = rest
+    if not path or (path == "/" and not rest.startswith("/")):
+        raise InvalidArgumentError(f"expected a directory in the file: URL, got {url!r}")
+    return path
+
+
+def _positive_int(name: str, value: object, *, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise InvalidArgumentError(f"expected {name} to be an int >= {minimum}, got {value!r}")
+    return value
+
+
+def _check_text(*values: str | None) -> None:
+    """Reject text SQLite cannot store (lone surrogates) before anything changes."""
+    for value in values:
+        if value is not None:
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise InvalidArgumentError(
+                    f"{value!r:.80} cannot be stored: it is not valid Unicode text ({exc})"
+                ) from None
+
+
+def _where(where: dict[str, Any] | None) -> WhereNode | None:
+    return None if where is None else parse_where(where)
+
+
+def _where_document(where_document: dict[str, Any] | None) -> DocNode | None:
+    return None if where_document is None else parse_where_document(where_document)
+
+
+class _DurableCatalog(Catalog):
+    """The engine's :class:`Catalog`, restorable to a stored state (ids and order kept).
+
+    ``restore`` sets the base class's fields directly; tests/persistent checks that a
+    restored catalog answers exactly like the one that was stored.
+    """
+
+    def restore(
+        self,
+        tenants: Sequence[str],
+        databases: Sequence[DatabaseRow],
+        collections: Sequence[tuple[CollectionRow, CollectionStore]],
+    ) -> list[CollectionRow]:
+        """Replace everything with the stored state; returns collections left out because
+        their database does not exist (none, unless the file was edited by hand)."""
+        self._tenants = set(tenants)
+        self._databases = {
+            (db.tenant, db.name): DatabaseEntry(id=db.id, name=db.name, tenant=db.tenant)
+            for db in databases
+        }
+        self._collections = {}
+        orphans: list[CollectionRow] = []
+        for row, store in collections:
+            database = self._databases.get((row.tenant, row.database))
+            if database is None:
+                orphans.append(row)
+                continue
+            entry = CollectionEntry(
+                id=row.id,
+                name=row.name,
+                tenant=row.tenant,
+                database=row.database,
+                metadata=row.metadata,
+                configuration=row.configuration,
+                store=store,
+                created=row.position,
+            )
+            self._register(database, entry)
+        last = max((row.position for row, _ in collections), default=-1)
+        self._sequence = itertools.count(last + 1)
+        return orphans
+
+
+def _seed() -> tuple[list[str], list[DatabaseRow]]:
+    """The tenants and databases a new (or reset) database starts with: the engine's."""
+    fresh = Catalog()
+    databases = [
+        DatabaseRow(id=db.id, tenant=db.tenant, name=db.name)
+        for db in fresh.list_databases(DEFAULT_TENANT)
+    ]
+    return [DEFAULT_TENANT], databases
+
+
+class _SnapshotWriter:
+    """One background thread running snapshot jobs in the order they were submitted."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.Queue[Callable[[], None] | None] = queue.Queue()
+        self._thread = threading.Thread(
+            target=self._run, name="chroma-async-snapshots", daemon=True
+        )
+        self._thread.start()
+
+    def submit(self, job: Callable[[], None]) -> None:
+        self._jobs.put(job)
+
+    def drain(self) -> None:
+        """Wait (in a worker thread) until every submitted job has run."""
+        self._jobs.join()
+
+    def stop(self) -> None:
+        """Run what is queued, then end the thread (call from a worker thread)."""
+        self._jobs.put(None)
+        self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            job = self._jobs.get()
+            try:
+                if job is None:
+                    return
+                job()
+            except Exception as exc:  # a failed snapshot is retried later; SQLite has the data
+                log.warning("persistent.snapshot_failed", error=repr(exc))
+            finally:
+                self._jobs.task_done()
+
+
+class PersistentTransport:
+    """In-process transport with its data on local disk; see the module docstring."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] = ".chroma",
+        *,
+        max_threads: int = 4,
+        index_threads: int = 0,
+        brute_force_limit: int = 4096,
+        brute_force_ratio: float = 20.0,
+        synchronous: str = "full",
+        snapshot_min_changes: int = 20_000,
+        snapshot_ratio: float = 0.5,
+        snapshot_on_close: bool = True,
+    ) -> None:
+        self._max_threads = _positive_int("max_threads", max_threads)
+        self._store_options: dict[str, Any] = {
+            "threads": _positive_int("index_threads", index_threads, minimum=0),
+            "brute_force_limit": brute_force_limit,
+            "brute_force_ratio": brute_force_ratio,
+        }
+        if synchronous not in ("full", "normal"):
+            raise InvalidArgumentError(
+                f"expected synchronous to be 'full' (survives power loss) or 'normal' "
+                f"(survives crashes of the process), got {synchronous!r}"
+            )
+        self._synchronous = synchronous
+        self._snapshot_min_changes = _positive_int("snapshot_min_changes", snapshot_min_changes)
+        if not isinstance(snapshot_ratio, (int, float)) or snapshot_ratio < 0:
+            raise InvalidArgumentError(
+                f"expected snapshot_ratio to be a number >= 0, got {snapshot_ratio!r}"
+            )
+        self._snapshot_ratio = float(snapshot_ratio)
+        self._snapshot_on_close = bool(snapshot_on_close)
+        raw = os.fspath(path)
+        if not isinstance(raw, str) or not raw:
+            raise InvalidArgumentError(f"expected a directory path, got {path!r}")
+        # A relative path is made absolute by ``open``, in its worker thread: finding the
+        # working directory is a system call the event loop must not make.
+        self._directory = Path(os.path.normpath(raw))
+        self._state = _UNOPENED
+        self._failure: str | None = None
+        self._limiter: anyio.CapacityLimiter | None = None
+        self._lock_file: PathLock | None = None
+        self._storage: SqliteStorage | None = None
+        self._writer: _SnapshotWriter | None = None
+        self._catalog = _DurableCatalog(self._new_store)
+        self._catalog_lock = ReadWriteLock()
+        self._durable: dict[uuid.UUID, _Durable] = {}
+        self._store_locks: dict[uuid.UUID, ReadWriteLock] = {}
+        self._load_reports: dict[uuid.UUID, LoadReport] = {}
+        self._handlers: dict[type[Any], Callable[[Any], Awaitable[Any]]] = {
+            Heartbeat: self._heartbeat,
+            GetVersion: self._get_version,
+            Reset: self._reset,
+            GetUserIdentity: self._get_user_identity,
+            CreateTenant: self._create_tenant,
+            GetTenant: self._get_tenant,
+            CreateDatabase: self._create_database,
+            GetDatabase: self._get_database,
+            ListDatabases: self._list_databases,
+            DeleteDatabase: self._delete_database,
+            ListCollections: self._list_collections,
+            CountCollections: self._count_collections,
+            CreateCollection: self._create_collection,
+            GetCollection: self._get_collection,
+            DeleteCollection: self._delete_collection,
+            ModifyCollection: self._modify_collection,
+            ForkCollection: self._fork_collection,
+            CountRecords: self._count_records,
+            AddRecords: self._write_records,
+            UpsertRecords: self._write_records,
+            UpdateRecords: self._write_records,
+            DeleteRecords: self._write_records,
+            GetRecords: self._get_records,
+            QueryRecords: self._query_records,
+        }
+
+    @classmethod
+    def from_url(cls, url: str, /, **options: Any) -> PersistentTransport:
+        """``file:./rel``, ``file:/abs`` or ``file:///abs``. Options: ``max_threads``,
+        ``index_threads``, ``brute_force_limit``, ``brute_force_ratio`` (as for ``memory://``),
+        ``synchronous`` (``"full"``: a write survives power loss once acknowledged;
+        ``"normal"``: it survives a crash of the process), ``snapshot_min_changes``,
+        ``snapshot_ratio``, ``snapshot_on_close``."""
+        return cls(path_from_url(url), **options)
+
+    def __repr__(self) -> str:
+        return f"PersistentTransport(path={str(self._directory)!r}, state={self._state!r})"
+
+    @property
+    def path(self) -> Path:
+        """The database directory."""
+        return self._directory
+
+    @property
+    def load_reports(self) -> Mapping[uuid.UUID, LoadReport]:
+        """How each collection was loaded by ``open`` (see :class:`LoadReport`)."""
+        return dict(self._load_reports)
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return Capabilities(
+            name="persistent",
+            max_batch_size=MAX_BATCH_SIZE,
+            max_write_concurrency=1,
+            supports_base64=False,
+            persistent=True,
+            spaces=SPACES,
+        )
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    async def open(self) -> None:
+        if self._state == _CLOSED:
+            raise ClientClosedError(
+                f"the persistent transport of {str(self._directory)!r} was closed and cannot "
+                f"be reopened; build a new client"
+            )
+        if self._state == _OPEN:
+            return
+        self._limiter = anyio.CapacityLimiter(self._max_threads)
+        started = time.perf_counter()
+        with anyio.CancelScope(shield=True):
+            # Shielded: a cancelled open must not leave the lock held by no one.
+            await self._in_thread(self._open_sync)
+        self._state = _OPEN
+        log.info(
+            "persistent.open",
+            path=str(self._directory),
+            collections=len(self._durable),
+            elapsed_ms=round((time.perf_counter() - started) * 1000, 1),
+        )
+
+    @property
+    def _snapshot_root(self) -> Path:
+        return self._directory / snapshots.SNAPSHOTS_DIR
+
+    def _open_sync(self) -> None:
+        directory = self._directory = Path(os.path.abspath(self._directory))
+        if directory.exists() and not directory.is_dir():
+            raise InvalidArgumentError(
+                f"expected {str(directory)!r} to be a directory for a persistent database, "
+                f"but it is a file"
+            )
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if (directory / _CHROMADB_FILE).exists() and not (directory / DATABASE_FILE).exists():
+            raise InvalidArgumentError(
+                f"{str(directory)!r} holds a chromadb database ({_CHROMADB_FILE}), which "
+                f"chroma-async does not read; open it with chromadb, serve it with "
+                f"'chroma run --path {directory}' and connect with chroma_async.HttpClient, or "
+                f"choose another directory"
+            )
+        lock = self._lock_file = PathLock(directory)
+        lock.acquire()
+        try:
+            tenants, databases = _seed()
+            self._storage = SqliteStorage.open(
+                directory,
+                synchronous=self._synchronous,
+                seed_tenants=tenants,
+                seed_databases=databases,
+            )
+            self._load_all(self._storage)
+            self._writer = _SnapshotWriter()
+            self._snapshot_loaded()
+        except BaseException:
+            if self._storage is not None:
+                self._storage.close(checkpoint=False)
+                self._storage = None
+            if self._writer is not None:
+                self._writer.stop()
+                self._writer = None
+            lock.release()
+            raise
+
+    def _load_all(self, storage: SqliteStorage) -> None:
+        self._durable.clear()
+        self._load_reports.clear()
+        stored = storage.load_catalog()
+        os.makedirs(self._snapshot_root, mode=0o700, exist_ok=True)
+        removed = snapshots.remove_unknown_collections(
+            self._snapshot_root, (row.id for row in stored.collections)
+        )
+        if removed:
+            log.info("persistent.snapshots_removed", collections=removed)
+        loaded: list[tuple[CollectionRow, CollectionStore]] = []
+        for row in stored.collections:
+            store, report = self._load_collection(storage, row)
+            loaded.append((row, store))
+            self._load_reports[row.id] = report
+        orphans = {
+            row.id for row in self._catalog.restore(stored.tenants, stored.databases, loaded)
+        }
+        for row, _ in loaded:
+            if row.id in orphans:
+                log.warning("persistent.orphan_collection", collection=str(row.id), name=row.name)
+                continue
+            report = self._load_reports[row.id]
+            self._durable[row.id] = _Durable(
+                entry=self._catalog.collection_by_id(row.tenant, row.database, row.id),
+                num=row.num,
+                seq=row.seq,
+                snapshot_seq=report.snapshot_seq,
+                changes=report.records if report.source == "sqlite" else report.replayed,
+            )
+
+    def _snapshot_loaded(self) -> None:
+        """Snapshot, in the background, every collection that had to be rebuilt from SQLite
+        or had writes replayed, so that the next open is fast even after another crash."""
+        for durable in self._durable.values():
+            if durable.changes:
+                self._capture_and_submit(durable.entry, durable)
+
+    def _load_collection(
+        self, storage: SqliteStorage, row: CollectionRow
+    ) -> tuple[CollectionStore, LoadReport]:
+        settings = IndexSettings.from_configuration(row.configuration)
+        loaded, problems = snapshots.load_snapshot(
+            self._snapshot_root, row.id, database_seq=row.seq, pruned_through=row.pruned_through
+        )
+        if loaded is not None:
+            try:
+                changed = storage.changed_slots(row.num, loaded.seq)
+                rows = loaded.rows
+                if changed.size:
+                    rows = _patch_rows(rows, storage.rows_for_slots(row, changed), changed)
+                rows = _with_counters(rows, row)
+                if len(rows.ids) != row.count:
+                    raise InternalError(
+                        f"the snapshot with its replayed writes holds {len(rows.ids)} records, "
+                        f"the database {row.count}"
+                    )
+                store = CollectionStore.from_rows(
+                    rows, settings, index=loaded.index_path, view=True, **self._store_options
+                )
+                snapshots.remove_generations(
+                    self._snapshot_root, row.id, keep=loaded.seq, temporary=True
+                )
+                return store, LoadReport(
+                    source="snapshot",
+                    records=len(rows.ids),
+                    snapshot_seq=loaded.seq,
+                    replayed=int(changed.size),
+                    problems=tuple(problems),
+                )
+            except Exception as exc:  # any doubt about the snapshot: rebuild from SQLite
+                problems.append(f"{loaded.directory.name}: {exc}")
+        if problems:
+            log.warning("persistent.snapshot_rejected", collection=str(row.id), problems=problems)
+        snapshots.remove_generations(self._snapshot_root, row.id, keep=None, temporary=True)
+        rows = storage.load_rows(row)
+        if len(rows.ids) != row.count:
+            log.warning(
+                "persistent.count_mismatch",
+                collection=str(row.id),
+                stored_count=row.count,
+                records=len(rows.ids),
+            )
+        store = CollectionStore.from_rows(rows, settings, **self._store_options)
+        return store, LoadReport(source="sqlite", records=len(rows.ids), problems=tuple(problems))
+
+    async def aclose(self) -> None:
+        if self._state == _CLOSED:
+            return
+        was_open = self._state == _OPEN
+        self._state = _CLOSED
+        if not was_open:
+            return
+        with anyio.CancelScope(shield=True):
+            async with self._catalog_lock.write():  # in-flight writes finish first
+                try:
+                    if self._snapshot_on_close and self._failure is None:
+                        await self._snapshot_all()
+                finally:
+                    await self._in_thread(self._close_sync)
+            self._catalog.reset()
+            self._durable.clear()
+            self._store_locks.clear()
+
+    async def _snapshot_all(self) -> None:
+        for collection_id, durable in list(self._durable.items()):
+            if durable.changes == 0:
+                continue
+            async with self._store_lock(collection_id).read():
+                await self._in_thread(self._capture_and_submit, durable.entry, durable)
+
+    def _close_sync(self) -> None:
+        try:
+            if self._writer is not None:
+                self._writer.stop()
+                self._writer = None
+        finally:
+            try:
+                if self._storage is not None:
+                    self._storage.close(checkpoint=True)
+                    self._storage = None
+            finally:
+                if self._lock_file is not None:
+                    self._lock_file.release()
+
+    async def send(self, op: Operation[R]) -> R:
+        self._check_open(op)
+        handler = self._handlers.get(type(op))
+        if handler is None:
+            raise InvalidArgumentError(
+                f"the persistent transport does not support the operation {type(op).__name__}"
+            )
+        return cast(R, await handler(op))
+
+    # --- helpers -----------------------------------------------------------------------
+
+    def _check_open(self, op: object = None) -> None:
+        what = f"; cannot send {type(op).__name__}" if op is not None else ""
+        if self._state != _OPEN:
+            if self._state == _CLOSED:
+                raise ClientClosedError(
+                    f"the persistent transport of {str(self._directory)!r} is closed{what}"
+                )
+            raise ClientClosedError(
+                f"the persistent transport is not open yet; await open() first{what}"
+            )
+        if self._failure is not None:
+            raise InternalError(self._failure)
+
+    def _fail(self, what: str, exc: BaseException) -> InternalError:
+        """Put the transport out of service after memory and disk may have diverged."""
+        self._failure = (
+            f"the persistent database at {str(self._directory)!r} failed while {what} "
+            f"({type(exc).__name__}: {exc}); every write acknowledged before is on disk, but "
+            f"this client can no longer be trusted: close it and open the database again"
+        )
+        log.error("persistent.failed", path=str(self._directory), doing=what, error=repr(exc))
+        return InternalError(self._failure)
+
+    @property
+    def _db(self) -> SqliteStorage:
+        if self._storage is None:
+            raise ClientClosedError(
+                f"the persistent transport of {str(self._directory)!r} is closed"
+            )
+        return self._storage
+
+    def _new_store(self, settings: IndexSettings) -> CollectionStore:
+        return CollectionStore(settings, **self._store_options)
+
+    def _store_lock(self, collection_id: uuid.UUID) -> ReadWriteLock:
+        lock = self._store_locks.get(collection_id)
+        if lock is None:
+            lock = self._store_locks[collection_id] = ReadWriteLock()
+        return lock
+
+    async def _in_thread(self, func: Callable[..., T], *args: Any) -> T:
+        return await anyio.to_thread.run_sync(func, *args, limiter=self._limiter)
+
+    def _entry(
+        self, op: RecordOperation[Any] | ModifyCollection | ForkCollection
+    ) -> CollectionEntry:
+        return self._catalog.collection_by_id(op.tenant, op.database, op.collection_id)
+
+    async def _change_catalog(
+        self,
+        change: Callable[[], T],
+        persist: Callable[[SqliteStorage, T], R],
+        what: str,
+        store_lock_of: uuid.UUID | None = None,
+    ) -> tuple[T, R]:
+        """Change the in-memory catalog (which checks the rules and raises before changing
+        anything), then persist the change. Catalog changes exclude every other catalog
+        access and every record write, so nothing sees a change before it is durable.
+
+        Locks are taken catalog first, then a store's (``store_lock_of``), as record writes
+        take them, so that the two cannot deadlock."""
+        async with self._catalog_lock.write():
+            self._check_open()
+            async with (
+                self._store_lock(store_lock_of).write() if store_lock_of is not None else _no_lock()
+            ):
+                await anyio.lowlevel.checkpoint_if_cancelled()
+                with anyio.CancelScope(shield=True):
+                    result = change()
+                    try:
+                        stored = await self._in_thread(persist, self._db, result)
+                    except BaseException as exc:
+                        raise self._fail(what, exc) from exc
+                return result, stored
+
+    async def _read_catalog(self, read: Callable[[], T]) -> T:
+        async with self._catalog_lock.read():
+            self._check_open()
+            return read()
+
+    def _forget(self, collection_ids: Sequence[uuid.UUID]) -> None:
+        for collection_id in collection_ids:
+            self._durable.pop(collection_id, None)
+            self._store_locks.pop(collection_id, None)
+            self._load_reports.pop(collection_id, None)
+
+    def _remove_snapshots(self, collection_ids: Sequence[uuid.UUID]) -> None:
+        """Queue the removal of these collections' snapshots behind any snapshot of them
+        still being written, so nothing is left behind (worker thread: the queue locks)."""
+        root, writer = self._snapshot_root, self._writer
+        if writer is None:
+            return
+        for collection_id in collection_ids:
+            writer.submit(functools.partial(snapshots.remove_collection, root, collection_id))
+
+    # --- snapshots ---------------------------------------------------------------------
+
+    def _wants_snapshot(self, durable: _Durable, store: CollectionStore) -> bool:
+        if durable.capturing or durable.changes == 0:
+            return False
+        threshold = max(self._snapshot_min_changes, self._snapshot_ratio * store.count)
+        return durable.changes >= threshold
+
+    def _capture_and_submit(self, entry: CollectionEntry, durable: _Durable) -> None:
+        """Capture the store (the caller holds its lock, so it cannot change) and queue the
+        writing. Runs in a worker thread."""
+        writer = self._writer
+        if writer is None:
+            return
+        store = entry.store
+        directory = snapshots.new_capture_directory(self._snapshot_root, entry.id)
+        index_path = directory / snapshots.INDEX_FILE
+        try:
+            store.save_index(index_path)
+            capture = snapshots.SnapshotCapture(
+                collection_id=entry.id,
+                seq=durable.seq,
+                rows=store.rows(),
+                directory=directory,
+                has_index=index_path.exists(),
+            )
+        except BaseException:
+            snapshots.remove_generations(self._snapshot_root, entry.id, keep=None)
+            raise
+        changes, durable.changes, durable.capturing = durable.changes, 0, True
+
+        def write() -> None:
+            try:
+                snapshots.write_snapshot(self._snapshot_root, capture)
+                storage = self._storage
+                if storage is not None:
+                    storage.prune_changes(durable.num, capture.seq)
+                durable.snapshot_seq = capture.seq
+                snapshots.remove_generations(self._snapshot_root, entry.id, keep=capture.seq)
+                log.debug(
+                    "persistent.snapshot",
+                    collection=str(entry.id),
+                    seq=capture.seq,
+                    records=len(capture.rows.ids),
+                )
+            except BaseException:
+                durable.changes += changes  # try again after the next writes
+                raise
+            finally:
+                durable.capturing = False
+
+        writer.submit(write)
+
+    # --- system ------------------------------------------------------------------------
+
+    async def _heartbeat(self, op: Heartbeat) -> int:
+        return time.time_ns()
+
+    async def _get_version(self, op: GetVersion) -> str:
+        from chroma_async import __version__
+
+        return __version__
+
+    async def _reset(self, op: Reset) -> bool:
+        tenants, databases = _seed()
+
+        async with self._catalog_lock.write():
+            self._check_open()
+            await anyio.lowlevel.checkpoint_if_cancelled()
+            with anyio.CancelScope(shield=True):
+                gone = list(self._durable)
+
+                def persist() -> None:
+                    self._db.reset(tenants, databases)
+                    self._remove_snapshots(gone)
+
+                # Disk first: if the reset cannot be written, nothing changed anywhere.
+                try:
+                    await self._in_thread(persist)
+                except BaseException as exc:
+                    raise InternalError(
+                        f"could not reset the persistent database at "
+                        f"{str(self._directory)!r}: {exc}"
+                    ) from exc
+                self._forget(gone)
+                self._catalog.reset()
+        return True
+
+    async def _get_user_identity(self, op: GetUserIdentity) -> UserIdentity:
+        return UserIdentity(user_id="", tenant=DEFAULT_TENANT, databases=[DEFAULT_DATABASE])
+
+    # --- tenants and databases ---------------------------------------------------------
+
+    async def _create_tenant(self, op: CreateTenant) -> None:
+        _check_text(op.name)
+        await self._change_catalog(
+            lambda: self._catalog.create_tenant(op.name),
+            lambda storage, _: storage.create_tenant(op.name),
+            f"creating tenant {op.name!r}",
+        )
+
+    async def _get_tenant(self, op: GetTenant) -> TenantModel:
+        return await self._read_catalog(lambda: self._catalog.get_tenant(op.name))
+
+    async def _create_database(self, op: CreateDatabase) -> None:
+        _check_text(op.tenant, op.name)
+        await self._change_catalog(
+            lambda: self._catalog.create_database(op.tenant, op.name),
+            lambda storage, db: storage.create_database(
+                DatabaseRow(id=db.id, tenant=db.tenant, name=db.name)
+            ),
+            f"creating database {op.name!r}",
+        )
+
+    async def _get_database(self, op: GetDatabase) -> DatabaseModel:
+        return await self._read_catalog(
+            lambda: self._catalog.get_database(op.tenant, op.name).model()
+        )
+
+    async def _list_databases(self, op: ListDatabases) -> list[DatabaseModel]:
+        return await self._read_catalog(
+            lambda: [
+                db.model() for db in self._catalog.list_databases(op.tenant, op.limit, op.offset)
+            ]
+        )
+
+    async def _delete_database(self, op: DeleteDatabase) -> None:
+        def persist(storage: SqliteStorage, gone: list[CollectionEntry]) -> None:
+            nums = [self._durable[c.id].num for c in gone if c.id in self._durable]
+            storage.delete_database(op.tenant, op.name, nums)
+            self._remove_snapshots([c.id for c in gone])
+
+        gone, _ = await self._change_catalog(
+            lambda: self._catalog.delete_database(op.tenant, op.name),
+            persist,
+            f"deleting database {op.name!r}",
+        )
+        self._forget([c.id for c in gone])
+
+    # --- collections -------------------------------------------------------------------
+
+    async def _list_collections(self, op: ListCollections) -> list[CollectionModel]:
+        return await self._read_catalog(
+            lambda: [
+                e.model()
+                for e in self._catalog.list_collections(op.tenant, op.database, op.limit, op.offset)
+            ]
+        )
+
+    async def _count_collections(self, op: CountCollections) -> int:
+        return await self._read_catalog(
+            lambda: self._catalog.count_collections(op.tenant, op.database)
+        )
+
+    async def _create_collection(self, op: CreateCollection) -> CollectionModel:
+        _check_text(op.tenant, op.database, op.name)
+        encode_metadata(op.metadata, f"collection {op.name!r}")  # storable, or raise now
+
+        def persist(storage: SqliteStorage, result: tuple[CollectionEntry, bool]) -> int | None:
+            entry, created = result
+            if not created:
+                return None
+            return storage.insert_collection(
+                collection_id=entry.id,
+                tenant=entry.tenant,
+                database=entry.database,
+                name=entry.name,
+                metadata=entry.metadata,
+                configuration=entry.configuration,
+                position=entry.created,
+            )
+
+        (entry, _), num = await self._change_catalog(
+            lambda: self._catalog.create_collection(
+                op.tenant, op.database, op.name, op.configuration, op.metadata, op.get_or_create
+            ),
+            persist,
+            f"creating collection {op.name!r}",
+        )
+        if num is not None:
+            self._durable[entry.id] = _Durable(entry=entry, num=num, seq=0)
+        return entry.model()
+
+    async def _get_collection(self, op: GetCollection) -> CollectionModel:
+        return await self._read_catalog(
+            lambda: self._catalog.get_collection(op.tenant, op.database, op.name).model()
+        )
+
+    async def _delete_collection(self, op: DeleteCollection) -> None:
+        def persist(storage: SqliteStorage, entry: CollectionEntry) -> None:
+            storage.delete_collection(self._durable[entry.id].num)
+            self._remove_snapshots([entry.id])
+
+        entry, _ = await self._change_catalog(
+            lambda: self._catalog.delete_collection(op.tenant, op.database, op.name),
+            persist,
+            f"deleting collection {op.name!r}",
+        )
+        self._forget([entry.id])
+
+    async def _modify_collection(self, op: ModifyCollection) -> None:
+        _check_text(op.new_name)
+        if op.new_metadata is not None:
+            encode_metadata(op.new_metadata, f"collection {op.new_name!r}")
+
+        def change() -> CollectionEntry:
+            return self._catalog.modify_collection(
+                op.tenant,
+                op.database,
+                op.collection_id,
+                new_name=op.new_name,
+                new_metadata=op.new_metadata,
+                new_configuration=op.new_configuration,
+            )
+
+        def persist(storage: SqliteStorage, entry: CollectionEntry) -> None:
+            storage.update_collection(
+                self._durable[entry.id].num,
+                name=entry.name,
+                metadata=entry.metadata,
+                configuration=entry.configuration,
+            )
+
+        # The store's lock too: queries read the settings that ef_search changes.
+        entry, _ = await self._change_catalog(
+            change, persist, "modifying a collection", store_lock_of=op.collection_id
+        )
+        if op.new_configuration:
+            entry.store.set_ef_search(
+                IndexSettings.from_configuration(entry.configuration).ef_search
+            )
+
+    async def _fork_collection(self, op: ForkCollection) -> CollectionModel:
+        async with self._catalog_lock.write():
+            self._check_open()
+            source = self._entry(op)
+            self._catalog.check_fork_target(op.tenant, op.database, op.new_name)
+            source_durable = self._durable[source.id]
+            async with self._store_lock(source.id).read():
+                copy = await self._in_thread(source.store.copy)
+            await anyio.lowlevel.checkpoint_if_cancelled()
+            with anyio.CancelScope(shield=True):
+                entry = self._catalog.add_fork(source, op.new_name, copy)
+                counters = Counters(
+                    next_slot=copy.next_slot,
+                    next_key=copy.next_key,
+                    count=copy.count,
+                    dimension=copy.dimension,
+                )
+
+                def persist() -> int:
+                    return self._db.insert_collection(
+                        collection_id=entry.id,
+                        tenant=entry.tenant,
+                        database=entry.database,
+                        name=entry.name,
+                        metadata=entry.metadata,
+                        configuration=entry.configuration,
+                        position=entry.created,
+                        counters=counters,
+                        copy_records_of=source_durable.num,
+                    )
+
+                try:
+                    num = await self._in_thread(persist)
+                except BaseException as exc:
+                    raise self._fail(f"forking into {op.new_name!r}", exc) from exc
+                durable = self._durable[entry.id] = _Durable(
+                    entry=entry, num=num, seq=0, changes=copy.count
+                )
+                if copy.count:
+                    # Snapshot the copy now (nothing can write to it yet) so that reopening
+                    # does not rebuild its index.
+                    await self._in_thread(self._capture_and_submit, entry, durable)
+        return entry.model()
+
+    # --- records -----------------------------------------------------------------------
+
+    async def _count_records(self, op: CountRecords) -> int:
+        return self._entry(op).store.count
+
+    async def _write_records(self, op: WriteOperation) -> None:
+        where: WhereNode | None = None
+        where_document: DocNode | None = None
+        if isinstance(op, DeleteRecords):
+            where, where_document = _where(op.where), _where_document(op.where_document)
+        async with self._catalog_lock.read():
+            self._check_open(op)
+            entry = self._entry(op)
+            durable = self._durable[entry.id]
+            async with self._store_lock(entry.id).write():
+                self._check_open(op)
+                # Cancelled before it starts: nothing is written. Once started, the write
+                # finishes even if its caller is cancelled: never half.
+                await anyio.lowlevel.checkpoint_if_cancelled()
+                with anyio.CancelScope(shield=True):
+                    await self._in_thread(
+                        self._write_sync, entry, durable, op, where, where_document
+                    )
+
+    def _write_sync(
+        self,
+        entry: CollectionEntry,
+        durable: _Durable,
+        op: WriteOperation,
+        where: WhereNode | None,
+        where_document: DocNode | None,
+    ) -> None:
+        store = entry.store
+        plan = plan_write(store, op, where, where_document)
+        if plan.is_empty:
+            return
+        before = Counters(
+            next_slot=store.next_slot,
+            next_key=store.next_key,
+            count=store.count,
+            dimension=store.dimension,
+        )
+        seq = durable.seq + 1
+        try:
+            after = self._db.commit_plan(durable.num, seq, plan, before)
+        except InvalidArgumentError:
+            raise  # found before anything was committed
+        except BaseException as exc:
+            # The outcome of a failed COMMIT is not certain: reopening tells.
+            raise self._fail(f"writing to collection {entry.name!r}", exc) from exc
+        durable.seq = seq
+        try:
+            store.apply(plan)
+        except BaseException as exc:
+            raise self._fail(f"applying a committed write to {entry.name!r}", exc) from exc
+        if (store.count, store.next_slot, store.next_key) != (
+            after.count,
+            after.next_slot,
+            after.next_key,
+        ):
+            raise self._fail(
+                f"checking a write to {entry.name!r}",
+                InternalError(
+                    f"the store holds {store.count} records (slot {store.next_slot}, key "
+                    f"{store.next_key}), the database {after.count} ({after.next_slot}, "
+                    f"{after.next_key})"
+                ),
+            )
+        durable.changes += len(plan.slots) + len(plan.deleted)
+        if self._wants_snapshot(durable, store):
+            self._capture_and_submit(entry, durable)
+
+    async def _get_records(self, op: GetRecords) -> GetResponse:
+        store = self._entry(op).store
+        where, where_document = _where(op.where), _where_document(op.where_document)
+        async with self._store_lock(op.collection_id).read():
+            return await self._in_thread(get_records, store, op, where, where_document)
+
+    async def _query_records(self, op: QueryRecords) -> QueryResponse:
+        store = self._entry(op).store
+        where, where_document = _where(op.where), _where_document(op.where_document)
+        async with self._store_lock(op.collection_id).read():
+            return await self._in_thread(query_records, store, op, where, where_document)
+
+
+# --- helpers --------------------------------------------------------------------------
+
+
+@asynccontextmanager
+async def _no_lock() -> AsyncIterator[None]:
+    yield
+
+
+def _with_counters(rows: StoreRows, row: CollectionRow) -> StoreRows:
+    return StoreRows(
+        slots=rows.slots,
+        ids=rows.ids,
+        keys=rows.keys,
+        embeddings=rows.embeddings,
+        metadatas=rows.metadatas,
+        documents=rows.documents,
+        uris=rows.uris,
+        next_slot=row.next_slot,
+        next_key=row.next_key,
+        dimension=row.dimension,
+    )
+
+
+def _patch_rows(
+    rows: StoreRows, fresh: StoreRows, changed: np.ndarray[Any, np.dtype[np.int64]]
+) -> StoreRows:
+    """``rows`` (a snapshot) with the records of the ``changed`` slots replaced by ``fresh``
+    (their current state; a changed slot missing from ``fresh`` was deleted)."""
+    if len(rows.ids) == 0:
+        return fresh
+    kept = np.flatnonzero(~np.isin(rows.slots, changed))
+    slots = np.concatenate([rows.slots[kept], fresh.slots])
+    order = np.argsort(slots, kind="stable")
+    kept_list = kept.tolist()
+    order_list = order.tolist()
+
+    def merge(old: Sequence[T], new: Sequence[T]) -> list[T]:
+        combined = [old[i] for i in kept_list]
+        combined.extend(new)
+        return [combined[i] for i in order_list]
+
+    if len(fresh.ids):
+        embeddings = np.concatenate([rows.embeddings[kept], fresh.embeddings])[order]
+    else:
+        embeddings = np.asarray(rows.embeddings[kept], dtype=np.float32)
+    metadatas: list[Metadata | None] = merge(rows.metadatas, fresh.metadatas)
+    return StoreRows(
+        slots=slots[order],
+        ids=merge(rows.ids, fresh.ids),
+        keys=np.concatenate([rows.keys[kept], fresh.keys])[order],
+        embeddings=embeddings,
+        metadatas=metadatas,
+        documents=merge(rows.documents, fresh.documents),
+        uris=merge(rows.uris, fresh.uris),
+        next_slot=rows.next_slot,
+        next_key=rows.next_key,
+        dimension=rows.dimension if rows.dimension is not None else fresh.dimension,
+    )
