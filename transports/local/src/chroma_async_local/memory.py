@@ -172,6 +172,9 @@ class MemoryTransport:
         return Capabilities(
             name="memory",
             max_batch_size=MAX_BATCH_SIZE,
+            # One write batch at a time: batches of one call land in the order given, so
+            # `get` (insertion order) matches chromadb's; a collection's writes are
+            # serialised anyway, and usearch spreads each batch over every core.
             max_write_concurrency=1,
             supports_base64=False,
             persistent=False,
