@@ -444,3 +444,21 @@ def test_credentials_in_the_url_are_refused_without_echoing_them() -> None:
     with pytest.raises(errors.InvalidArgumentError) as info:
         HttpTransport("http://user:pa55word@host:8000")
     assert "pa55word" not in str(info.value)
+
+
+async def test_concurrent_first_calls_open_one_session(chroma_server: ServerProcess) -> None:
+    transport = HttpTransport(chroma_server.url)
+    sessions: set[int] = set()
+
+    async def call() -> None:
+        await transport.send(ops.Heartbeat())
+        sessions.add(id(transport._session))
+
+    try:
+        async with anyio.create_task_group() as group:
+            for _ in range(20):
+                group.start_soon(call)
+        assert len(sessions) == 1
+        assert transport.capabilities.max_batch_size == 5461
+    finally:
+        await transport.aclose()

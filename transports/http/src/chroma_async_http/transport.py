@@ -85,6 +85,11 @@ def _segment(value: str) -> str:
     return quote(str(value), safe="")
 
 
+@functools.lru_cache(maxsize=1024)
+def _database_path(tenant: str, database: str) -> str:
+    return f"/tenants/{_segment(tenant)}/databases/{_segment(database)}"
+
+
 def _without_none(values: Mapping[str, Any]) -> dict[str, str]:
     return {key: str(value) for key, value in values.items() if value is not None}
 
@@ -160,6 +165,7 @@ class HttpTransport:
         self._client_timeout = _client_timeout(self._timeout)
         self._session: aiohttp.ClientSession | None = None
         self._capabilities: Capabilities | None = None
+        self._open_lock: asyncio.Lock | None = None
         self._closed = False
 
     # --- construction from a URL ------------------------------------------------------
@@ -220,13 +226,16 @@ class HttpTransport:
                 "(anyio.run(main, backend='asyncio')); the memory:// and file:// transports "
                 "also run under trio"
             ) from None
-        if self._session is None:
-            self._session = self._user_session or await self._new_session()
-        if self._capabilities is None:
-            checks = await self._call("GET", "/pre-flight-checks", wire.PreFlight)
-            self._capabilities = self._make_capabilities(
-                max_batch_size=checks.max_batch_size, base64=checks.supports_base64_encoding
-            )
+        if self._open_lock is None:
+            self._open_lock = asyncio.Lock()
+        async with self._open_lock:  # concurrent first calls open once
+            if self._session is None:
+                self._session = self._user_session or await self._new_session()
+            if self._capabilities is None:
+                checks = await self._call("GET", "/pre-flight-checks", wire.PreFlight)
+                self._capabilities = self._make_capabilities(
+                    max_batch_size=checks.max_batch_size, base64=checks.supports_base64_encoding
+                )
 
     async def _new_session(self) -> aiohttp.ClientSession:
         ssl_option: ssl.SSLContext | bool = True
@@ -437,7 +446,7 @@ class HttpTransport:
 
     @staticmethod
     def _db(tenant: str, database: str) -> str:
-        return f"/tenants/{_segment(tenant)}/databases/{_segment(database)}"
+        return _database_path(tenant, database)
 
     def _records(self, op: ops.RecordOperation[Any], action: str = "") -> str:
         path = f"{self._db(op.tenant, op.database)}/collections/{op.collection_id}"
