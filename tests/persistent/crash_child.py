@@ -113,9 +113,9 @@ def _trace_snapshots() -> None:
 
         return wrapper
 
-    snapshots._write_private = traced("file", snapshots._write_private)  # type: ignore[attr-defined]
-    snapshots._crc32_of_file = traced("checksum", snapshots._crc32_of_file)  # type: ignore[attr-defined]
-    snapshots._fsync_directory = traced("fsync-dir", snapshots._fsync_directory)  # type: ignore[attr-defined]
+    snapshots._write_private = traced("file", snapshots._write_private)
+    snapshots._crc32_of_file = traced("checksum", snapshots._crc32_of_file)
+    snapshots._fsync_directory = traced("fsync-dir", snapshots._fsync_directory)
     storage = sqlite_storage.SqliteStorage
     storage.prune_changes = traced("prune", storage.prune_changes)  # type: ignore[method-assign]
 
