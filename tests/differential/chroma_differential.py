@@ -53,6 +53,7 @@ sides. Our transports are checked not to have the defect by the conformance suit
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -62,9 +63,35 @@ import anyio.to_thread
 import chromadb
 import chromadb.errors
 import numpy as np
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 
 import chroma_async
+
+# --- budget ---------------------------------------------------------------------------------
+
+# ``ci`` (the default) runs a fixed, derandomized set of programs and does not shrink: shrinking
+# these programs can take minutes, beyond the test timeout; the failing program is printed as
+# found. ``thorough`` (CHROMA_ASYNC_DIFFERENTIAL=thorough) runs many random programs and shrinks.
+# The blocking guard (tests/conftest.py) is function-scoped and stays active for every example
+# of a test: that is why the function_scoped_fixture health check is suppressed.
+_PROFILES = {
+    "ci": settings(
+        max_examples=120,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        phases=[Phase.explicit, Phase.reuse, Phase.generate],
+        report_multiple_bugs=False,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    ),
+    "thorough": settings(
+        max_examples=1000,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    ),
+}
+DIFFERENTIAL_SETTINGS = _PROFILES[os.environ.get("CHROMA_ASYNC_DIFFERENTIAL", "ci")]
 
 # --- the program ---------------------------------------------------------------------------
 
@@ -271,7 +298,7 @@ def operations(draw: st.DrawFn, dim: int) -> Op:
             + ["upsert"] * 2
             + ["update"] * 2
             + ["delete", "count", "peek", "modify", "get_collection", "create_collection"]
-            + ["list_collections", "delete_collection"]
+            + ["list_collections", "delete_collection", "reopen"]
             + ["get"] * 4
             + ["query"] * 4
         )
@@ -330,6 +357,8 @@ def operations(draw: st.DrawFn, dim: int) -> Op:
         return Op("create_collection", None, draw(collection_arguments(name)))
     if kind == "list_collections":
         return Op("list_collections", None)
+    if kind == "reopen":
+        return Op("reopen", None)
     return Op("delete_collection", None, {"name": name})
 
 
@@ -539,18 +568,35 @@ def _writes_arrays(op: Op) -> bool:
     return any(isinstance(v, list) for row in rows if row for v in row.values())
 
 
+OpenClient = Callable[[], Awaitable[chroma_async.AsyncClient]]
+"""Opens a client of ours on one store; called again, opens that same store again."""
+
+
 async def run_program(
-    program: Program,
-    oracle: Any,
-    make_client: Callable[[], Awaitable[chroma_async.AsyncClient]],
+    program: Program, oracle: Any, new_store: Callable[[], OpenClient], *, reopenable: bool
 ) -> None:
-    """Reset the oracle, then apply ``program`` to it and to a fresh client of ours."""
+    """Reset the oracle, then apply ``program`` to it and to a new, empty store of ours.
+
+    ``new_store()`` makes the store and returns the callable that opens a client on it.
+    With ``reopenable`` (transports whose data outlives a client) a ``reopen`` operation
+    closes our client and opens a new one on the same store; otherwise it does nothing.
+    """
     await anyio.to_thread.run_sync(oracle.reset)
-    ours = await make_client()
+    open_client = new_store()
+    ours = await open_client()
     try:
         pairs: dict[str, _Pair] = {}
         for step, op in enumerate(program.ops):
-            await _run_op(op, oracle, ours, pairs, f"step {step}: {op!r}")
+            where = f"step {step}: {op!r}"
+            if op.method == "reopen":
+                if reopenable:
+                    await ours.close()
+                    ours = await open_client()
+                    for name, pair in pairs.items():
+                        pair.ours = await ours.get_collection(name)
+                        _adopt(pairs, name, pair.theirs, pair.ours, where)
+                continue
+            await _run_op(op, oracle, ours, pairs, where)
         await _compare_final_state(oracle, ours, pairs)
     finally:
         await ours.close()

@@ -1,41 +1,23 @@
 """The memory transport against chromadb: random programs, every result compared.
 
-Budget: the ``ci`` profile (default) runs a fixed, derandomized set of programs in well under
-90 s here; ``CHROMA_ASYNC_DIFFERENTIAL=thorough`` runs many more, randomly.
+The budget is chroma_differential.DIFFERENTIAL_SETTINGS (``CHROMA_ASYNC_DIFFERENTIAL``).
 """
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import pytest
-from chroma_differential import Program, new_oracle, programs, run_program
-from hypothesis import HealthCheck, Phase, given, settings
+from chroma_differential import DIFFERENTIAL_SETTINGS, OpenClient, Program, programs, run_program
+from hypothesis import given
 
 import chroma_async
 
-# ``ci`` does not shrink: shrinking these programs can take minutes (beyond the test
-# timeout); the failing program is printed as found. ``thorough`` shrinks.
-PROFILES = {
-    "ci": settings(
-        max_examples=40,
-        derandomize=True,
-        database=None,
-        deadline=None,
-        phases=[Phase.explicit, Phase.reuse, Phase.generate],
-        report_multiple_bugs=False,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-    ),
-    "thorough": settings(
-        max_examples=1000,
-        deadline=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-    ),
-}
-PROFILE = PROFILES[os.environ.get("CHROMA_ASYNC_DIFFERENTIAL", "ci")]
-
-pytestmark = pytest.mark.anyio
+pytestmark = [
+    pytest.mark.anyio,
+    # chromadb's own warning about collections made without its embedding function
+    pytest.mark.filterwarnings("ignore:legacy embedding function config:DeprecationWarning"),
+]
 
 
 @pytest.fixture(scope="module")
@@ -45,18 +27,14 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-@pytest.fixture(scope="module")
-def oracle() -> Any:
-    return new_oracle()
+def new_memory_store() -> OpenClient:
+    async def open_client() -> chroma_async.AsyncClient:
+        return await chroma_async.EphemeralClient()
+
+    return open_client
 
 
-async def _memory_client() -> chroma_async.AsyncClient:
-    return await chroma_async.EphemeralClient()
-
-
-# The blocking guard (tests/conftest.py) is function-scoped and stays active for every
-# example of the test: that is why the function_scoped_fixture health check is suppressed.
-@PROFILE
+@DIFFERENTIAL_SETTINGS
 @given(program=programs())
 async def test_memory_transport_agrees_with_chromadb(oracle: Any, program: Program) -> None:
-    await run_program(program, oracle, _memory_client)
+    await run_program(program, oracle, new_memory_store, reopenable=False)
