@@ -541,36 +541,30 @@ class CollectionTests(_ClientTests):
             await client.delete_collection("nowhere")
 
     async def test_deleted_collection_is_gone_with_its_records(self, client: AsyncClient) -> None:
+        # chromadb 1.5.9 (in-process and server) attaches the array values of a deleted
+        # collection's records to records added later, in any collection: ours must not.
+        keeper = await client.create_collection("keeper")
         old = await client.create_collection("short-lived")
-        await old.add(ids=["a"], embeddings=[[1.0, 2.0]], metadatas=[{"tags": ["x"]}])
+        await old.add(
+            ids=["a", "b"],
+            embeddings=[[1.0], [2.0]],
+            metadatas=[{"tags": ["p", "q"], "n": 1}, {"nums": [1, 2]}],
+        )
         await client.delete_collection("short-lived")
         with pytest.raises(NotFoundError):
             await client.get_collection("short-lived")
         new = await client.create_collection("short-lived")
         assert new.id != old.id
         assert await new.count() == 0
-        await new.add(ids=["b"], embeddings=[[1.0, 2.0, 3.0]])
-        assert (await new.get())["metadatas"] == [None]
-
-    async def test_array_metadata_of_a_deleted_collection_never_reappears(
-        self, client: AsyncClient
-    ) -> None:
-        # chromadb 1.5.9 attaches the array values of a deleted collection's records to
-        # records added later, in any collection: ours must not.
-        keeper = await client.create_collection("keeper")
-        doomed = await client.create_collection("doomed")
-        await doomed.add(
-            ids=["x", "y"],
-            embeddings=[[1.0], [2.0]],
-            metadatas=[{"tags": ["p", "q"], "n": 1}, {"nums": [1, 2]}],
+        await new.add(
+            ids=["c", "d", "e"],
+            embeddings=[[1.0], [2.0], [3.0]],
+            metadatas=[{"m": 2}, None, {"m": 3}],
         )
-        await client.delete_collection("doomed")
-        await keeper.add(ids=["k1", "k2"], embeddings=[[1.0], [2.0]], metadatas=[{"m": 1}, None])
-        fresh = await client.create_collection("fresh")
-        await fresh.add(ids=["f1", "f2"], embeddings=[[1.0], [2.0]], metadatas=[{"m": 2}, {"m": 3}])
-        assert (await keeper.get())["metadatas"] == [{"m": 1}, None]
-        assert (await fresh.get())["metadatas"] == [{"m": 2}, {"m": 3}]
-        assert (await fresh.get(where={"tags": {"$contains": "p"}}))["ids"] == []
+        await keeper.add(ids=["k"], embeddings=[[1.0]], metadatas=[{"m": 1}])
+        assert (await new.get())["metadatas"] == [{"m": 2}, None, {"m": 3}]
+        assert (await keeper.get())["metadatas"] == [{"m": 1}]
+        assert (await new.get(where={"tags": {"$contains": "p"}}))["ids"] == []
 
     async def test_a_handle_of_a_deleted_collection_raises_not_found_error(
         self, client: AsyncClient
