@@ -310,11 +310,12 @@ def _read_generation(directory: Path, collection_id: uuid.UUID, seq: int) -> Loa
         raise SnapshotRejected(f"manifest.json is unreadable: {exc}") from None
     if manifest.format != SNAPSHOT_FORMAT:
         raise SnapshotRejected(
-            f"snapshot format {manifest.format}, this version writes {SNAPSHOT_FORMAT}"
+            f"manifest.json says snapshot format {manifest.format}; this version reads "
+            f"{SNAPSHOT_FORMAT}"
         )
     if manifest.collection != collection_id or manifest.seq != seq:
         raise SnapshotRejected(
-            f"the manifest is for collection {manifest.collection} at write {manifest.seq}"
+            f"manifest.json is for collection {manifest.collection} at write {manifest.seq}"
         )
     for name in (ROWS_FILE, VECTORS_FILE):
         if name not in manifest.files:
