@@ -14,28 +14,21 @@ only (the root ``conftest.py`` would run them under trio as well).
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
-from typing import Any
 
 import numpy.testing  # noqa: F401  # imported now: its lazy import would block the loop
 import pytest
 from fault_proxy import FaultProxy
+from http_scopes import Scope, make_scope
 
-from chroma_async import operations as ops
 from chroma_async_http import HttpTransport
 from chroma_async_http.testing import (
     CloudServer,
-    LoopbackResolver,
     ServerProcess,
     ServerStartError,
     chroma_run,
     cloud_stand_in,
-    free_port,
 )
-
-__all__ = ["CloudServer", "LoopbackResolver", "Scope", "ServerProcess", "free_port", "make_scope"]
 
 
 @pytest.fixture(scope="session", params=[pytest.param("asyncio", id="asyncio")])
@@ -62,24 +55,6 @@ def cloud_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CloudServ
             yield server
     except ServerStartError as exc:
         pytest.fail(str(exc), pytrace=False)
-
-
-@dataclass
-class Scope:
-    """A fresh tenant and database on the server of a test."""
-
-    tenant: str
-    database: str
-
-    def kw(self) -> dict[str, Any]:
-        return {"tenant": self.tenant, "database": self.database}
-
-
-async def make_scope(transport: Any) -> Scope:
-    scope = Scope(tenant=f"t-{uuid.uuid4().hex[:12]}", database=f"d-{uuid.uuid4().hex[:12]}")
-    await transport.send(ops.CreateTenant(name=scope.tenant))
-    await transport.send(ops.CreateDatabase(tenant=scope.tenant, name=scope.database))
-    return scope
 
 
 @pytest.fixture

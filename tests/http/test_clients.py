@@ -9,7 +9,7 @@ import pytest
 
 import chroma_async
 from chroma_async import errors
-from conftest import CloudServer, LoopbackResolver, ServerProcess
+from chroma_async_http.testing import CloudServer, LoopbackResolver, ServerProcess
 
 pytestmark = pytest.mark.anyio
 
@@ -107,3 +107,46 @@ async def test_no_log_event_repr_or_error_shows_the_key(
     shown.append(caplog.text)
     shown.extend(str(record.__dict__) for record in caplog.records)
     assert all("solo-token" not in text for text in shown)
+
+
+async def test_http_client_over_tls_verifies_against_the_given_ca(
+    cloud_server: CloudServer,
+) -> None:
+    options = cloud_server.options()
+    del options["cloud_port"]
+    async with chroma_async.HttpClient(
+        host="api.trychroma.com",
+        port=cloud_server.port,
+        ssl=True,
+        headers={"X-Chroma-Token": "solo-token"},
+        tenant="solo-tenant",
+        database="solo-db",
+        **options,
+    ) as client:
+        assert await client.count_collections() >= 0
+    with pytest.raises(errors.ConnectionError, match="certificate"):
+        await chroma_async.HttpClient(
+            host="api.trychroma.com",
+            port=cloud_server.port,
+            ssl=True,
+            headers={"X-Chroma-Token": "solo-token"},
+            tenant="solo-tenant",
+            database="solo-db",
+            resolver=LoopbackResolver(cloud_server.hosts),
+        )
+
+
+async def test_http_client_may_switch_verification_off_explicitly(
+    cloud_server: CloudServer,
+) -> None:
+    async with chroma_async.HttpClient(
+        host="api.trychroma.com",
+        port=cloud_server.port,
+        ssl=True,
+        headers={"X-Chroma-Token": "solo-token"},
+        tenant="solo-tenant",
+        database="solo-db",
+        verify=False,
+        resolver=LoopbackResolver(cloud_server.hosts),
+    ) as client:
+        assert await client.get_version()

@@ -21,7 +21,7 @@ from chroma_async.registry import create_transport
 from chroma_async.retry import RetryingTransport, RetryPolicy
 from chroma_async_http import CloudTransport
 from chroma_async_http.regions import host_for_region
-from conftest import CloudServer, LoopbackResolver
+from chroma_async_http.testing import CloudServer, LoopbackResolver
 
 pytestmark = pytest.mark.anyio
 
@@ -205,6 +205,9 @@ async def test_a_certificate_from_an_unknown_ca_fails_at_once(
         await transport.open()
     assert info.value.attempts == 1  # not retried: another attempt cannot cure it
     assert SECRET not in str(info.value)
+    inner = transport.inner
+    assert isinstance(inner, CloudTransport)
+    assert inner._session is None  # a failed open leaves no session behind
     await transport.aclose()
 
 

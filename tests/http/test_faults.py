@@ -14,13 +14,14 @@ import anyio
 import numpy as np
 import pytest
 from fault_proxy import FaultProxy
+from http_scopes import Scope
 
 from chroma_async import errors
 from chroma_async import operations as ops
 from chroma_async.options import Timeout, call_timeout
 from chroma_async.retry import RetryingTransport, RetryPolicy
 from chroma_async_http import HttpTransport
-from conftest import Scope, ServerProcess
+from chroma_async_http.testing import ServerProcess
 
 pytestmark = pytest.mark.anyio
 

@@ -13,6 +13,7 @@ import numpy as np
 import numpy.testing  # imported here: a lazy import inside a test would block the loop
 import pytest
 import trio
+from http_scopes import Scope
 
 import chroma_async
 from chroma_async import errors
@@ -20,7 +21,7 @@ from chroma_async import operations as ops
 from chroma_async.registry import create_transport
 from chroma_async.retry import RetryingTransport
 from chroma_async_http import HttpTransport, wire
-from conftest import Scope, ServerProcess
+from chroma_async_http.testing import ServerProcess
 
 pytestmark = pytest.mark.anyio
 
@@ -402,7 +403,7 @@ async def test_a_closed_transport_refuses_work(chroma_server: ServerProcess) -> 
 
 
 async def test_an_unreachable_server_is_a_connection_error_naming_the_host() -> None:
-    from conftest import free_port
+    from chroma_async_http.testing import free_port
 
     port = free_port()
     transport = await build(

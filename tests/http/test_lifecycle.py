@@ -8,12 +8,12 @@ import anyio
 import psutil
 import pytest
 from fault_proxy import FaultProxy
+from http_scopes import Scope
 
 from chroma_async import errors
 from chroma_async import operations as ops
 from chroma_async.options import Limits
 from chroma_async_http import HttpTransport
-from conftest import Scope
 
 pytestmark = pytest.mark.anyio
 

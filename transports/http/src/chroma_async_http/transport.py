@@ -38,6 +38,7 @@ from typing import Any, ClassVar, TypeVar, cast
 from urllib.parse import quote, urlsplit
 
 import aiohttp
+import anyio
 import anyio.to_thread
 import msgspec
 from yarl import URL
@@ -232,7 +233,15 @@ class HttpTransport:
             if self._session is None:
                 self._session = self._user_session or await self._new_session()
             if self._capabilities is None:
-                checks = await self._call("GET", "/pre-flight-checks", wire.PreFlight)
+                try:
+                    checks = await self._call("GET", "/pre-flight-checks", wire.PreFlight)
+                except BaseException:
+                    # a failed open leaves nothing open behind it (it may be tried again)
+                    session, self._session = self._session, None
+                    if session is not self._user_session:
+                        with anyio.CancelScope(shield=True):
+                            await session.close()
+                    raise
                 self._capabilities = self._make_capabilities(
                     max_batch_size=checks.max_batch_size, base64=checks.supports_base64_encoding
                 )
