@@ -41,7 +41,8 @@ Deliberate differences from chromadb are named where they are tested (for exampl
 ``UniqueConstraintError`` where chromadb in-process raises ``InternalError``, and
 ``fork``, which chromadb implements only on its servers).
 
-This module ships in the product: it imports only chroma_async, pytest and numpy.
+This module ships in the product: it imports only chroma_async (and its anyio), pytest and
+numpy.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ import uuid
 from collections.abc import AsyncIterator, Generator, Sequence
 from typing import Any, Protocol
 
+import anyio
 import numpy as np
 import numpy.testing  # imported here, not first on the event loop: its import reads files
 import numpy.typing as npt
@@ -72,6 +74,7 @@ from chroma_async import (
 __all__ = [
     "ClientFactory",
     "CollectionTests",
+    "ConcurrencyTests",
     "ConformanceSuite",
     "DistanceTests",
     "EmbeddingFunctionTests",
@@ -1726,6 +1729,73 @@ class ValidationTests(_ClientTests):
         assert await collection.count() == 0
 
 
+class ConcurrencyTests(_ClientTests):
+    """Many coroutines on one client: nothing lost, every write visible once acknowledged."""
+
+    async def test_concurrent_writers_and_readers_end_in_the_serial_state(
+        self, collection: AsyncCollection
+    ) -> None:
+        vectors = random_vectors(160, 8, seed=15)
+        seen_after_write: list[bool] = []
+
+        async def writer(worker: int) -> None:
+            for batch in range(4):
+                start = worker * 20 + batch * 5
+                ids = [f"w{i}" for i in range(start, start + 5)]
+                await collection.add(
+                    ids=ids,
+                    embeddings=vectors[start : start + 5],
+                    metadatas=[{"worker": worker}] * 5,
+                )
+                # read-your-writes: once add returns, every later read sees it
+                seen_after_write.append((await collection.get(ids=ids))["ids"] == ids)
+
+        async def reader() -> None:
+            for _ in range(6):
+                result = await collection.query(query_embeddings=vectors[:2], n_results=3)
+                assert all(len(row) <= 3 for row in result["ids"])
+
+        async with anyio.create_task_group() as group:
+            for worker in range(8):
+                group.start_soon(writer, worker)
+            for _ in range(4):
+                group.start_soon(reader)
+
+        assert seen_after_write == [True] * 32
+        assert await collection.count() == 160
+        got = await collection.get(include=["embeddings", "metadatas"], where={"worker": 3})
+        assert sorted(got["ids"]) == sorted(f"w{i}" for i in range(60, 80))
+        assert got["embeddings"] is not None
+        order = [int(record[1:]) for record in got["ids"]]
+        np.testing.assert_array_equal(got["embeddings"], vectors[order])
+
+    async def test_concurrent_upserts_of_the_same_ids_leave_one_whole_version(
+        self, collection: AsyncCollection
+    ) -> None:
+        ids = [f"r{i}" for i in range(10)]
+
+        async def upsert(version: int) -> None:
+            await collection.upsert(
+                ids=ids,
+                embeddings=np.full((10, 3), float(version), dtype=np.float32),
+                metadatas=[{"version": version}] * 10,
+            )
+
+        async with anyio.create_task_group() as group:
+            for version in range(6):
+                group.start_soon(upsert, version)
+
+        got = await collection.get(include=["embeddings", "metadatas"])
+        assert got["ids"] == ids
+        assert got["metadatas"] is not None
+        assert got["embeddings"] is not None
+        for metadata, embedding in zip(got["metadatas"], got["embeddings"], strict=True):
+            assert metadata is not None
+            stored = metadata["version"]
+            assert isinstance(stored, int)
+            np.testing.assert_array_equal(embedding, [float(stored)] * 3)
+
+
 class ConformanceSuite(
     LifecycleTests,
     TenancyTests,
@@ -1739,5 +1809,6 @@ class ConformanceSuite(
     EmbeddingInputTests,
     EmbeddingFunctionTests,
     ValidationTests,
+    ConcurrencyTests,
 ):
     """Every conformance test. Subclass it and provide the ``client_factory`` fixture."""
