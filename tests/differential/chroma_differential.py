@@ -175,6 +175,13 @@ def vectors(dim: int) -> st.SearchStrategy[list[float]]:
     return st.lists(coordinate, min_size=dim, max_size=dim).map(nonzero)
 
 
+def _mostly(
+    usual: st.SearchStrategy[dict[str, Any]], rare: st.SearchStrategy[dict[str, Any]]
+) -> st.SearchStrategy[dict[str, Any]]:
+    """``usual`` 14 draws in 15, else ``rare``."""
+    return sometimes(1, 15).flatmap(lambda rarely: rare if rarely else usual)
+
+
 def where_clauses() -> st.SearchStrategy[dict[str, Any]]:
     key = st.sampled_from(METADATA_KEYS)
     numbers = st.one_of(st.integers(-3, 3), st.sampled_from([0.5, -1.5, 2.0]))
@@ -200,7 +207,23 @@ def where_clauses() -> st.SearchStrategy[dict[str, Any]]:
             scalars,
         ),
     )
-    return st.recursive(
+    # now and then a malformed clause: both sides must reject it with agreeing errors
+    malformed = st.sampled_from(
+        [
+            {"n": {"$gt": "x"}},
+            {"n": {"$gte": True}},
+            {"n": {"$in": []}},
+            {"n": {"$in": [1, "x"]}},
+            {"n": {"$nin": 2}},
+            {"n": {"$eq": None}},
+            {"n": {"$bad": 1}},
+            {"$and": [{"n": 1}]},
+            {"$or": []},
+            {"n": 1, "s": "x"},
+            {},
+        ]
+    )
+    clauses = st.recursive(
         leaf,
         lambda children: st.builds(
             lambda op, items: {op: items},
@@ -209,6 +232,7 @@ def where_clauses() -> st.SearchStrategy[dict[str, Any]]:
         ),
         max_leaves=4,
     )
+    return _mostly(clauses, malformed)
 
 
 def where_document_clauses() -> st.SearchStrategy[dict[str, Any]]:
@@ -224,7 +248,10 @@ def where_document_clauses() -> st.SearchStrategy[dict[str, Any]]:
             st.sampled_from(REGEXES),
         ),
     )
-    return st.recursive(
+    malformed = st.sampled_from(
+        [{"$contains": ""}, {"$contains": 3}, {"$regex": "("}, {"$bad": "x"}, {"$and": []}, {}]
+    )
+    clauses = st.recursive(
         leaf,
         lambda children: st.builds(
             lambda op, items: {op: items},
@@ -233,6 +260,7 @@ def where_document_clauses() -> st.SearchStrategy[dict[str, Any]]:
         ),
         max_leaves=3,
     )
+    return _mostly(clauses, malformed)
 
 
 def includes(*, query: bool) -> st.SearchStrategy[list[str]]:
