@@ -463,3 +463,36 @@ async def test_concurrent_first_calls_open_one_session(chroma_server: ServerProc
         assert transport.capabilities.max_batch_size == 5461
     finally:
         await transport.aclose()
+
+
+async def test_a_record_with_a_uri_and_no_metadata_has_no_metadata(
+    http: HttpTransport, scope: Scope
+) -> None:
+    # the server keeps uris inside metadata and answers {} for such a record
+    cid = (await new_collection(http, scope)).id
+    await http.send(
+        ops.AddRecords(
+            **scope.kw(),
+            collection_id=cid,
+            ids=["u", "m"],
+            embeddings=vectors(2),
+            uris=["file:///a", None],
+            metadatas=[None, {"k": 1}],
+        )
+    )
+    got = await http.send(
+        ops.GetRecords(**scope.kw(), collection_id=cid, include=("metadatas", "uris"))
+    )
+    assert dict(zip(got.ids, got.metadatas or [], strict=True)) == {"u": None, "m": {"k": 1}}
+    assert dict(zip(got.ids, got.uris or [], strict=True)) == {"u": "file:///a", "m": None}
+    found = await http.send(
+        ops.QueryRecords(
+            **scope.kw(),
+            collection_id=cid,
+            query_embeddings=vectors(1),
+            n_results=2,
+            include=("metadatas",),
+        )
+    )
+    assert found.metadatas is not None
+    assert dict(zip(found.ids[0], found.metadatas[0], strict=True)) == {"u": None, "m": {"k": 1}}

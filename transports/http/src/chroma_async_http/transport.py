@@ -615,7 +615,7 @@ class HttpTransport:
             ),
             documents=_included(found.documents, "documents", include, len(found.ids)),
             uris=_included(found.uris, "uris", include, len(found.ids)),
-            metadatas=_included(found.metadatas, "metadatas", include, len(found.ids)),
+            metadatas=_no_empty(_included(found.metadatas, "metadatas", include, len(found.ids))),
         )
 
     async def _query(self, op: ops.QueryRecords) -> ops.QueryResponse:
@@ -642,7 +642,9 @@ class HttpTransport:
             embeddings=embeddings,
             documents=_per_query_included(found.documents, "documents", include, sizes),
             uris=_per_query_included(found.uris, "uris", include, sizes),
-            metadatas=_per_query_included(found.metadatas, "metadatas", include, sizes),
+            metadatas=_per_query_no_empty(
+                _per_query_included(found.metadatas, "metadatas", include, sizes)
+            ),
         )
 
 
@@ -671,6 +673,20 @@ def _updatable(configuration: dict[str, Any] | None) -> dict[str, Any] | None:
             if kept:
                 update[section] = kept
     return update or None
+
+
+def _no_empty(metadatas: list[Any] | None) -> Any:
+    """Chroma's server keeps a record's uri in its metadata and answers ``{}`` for a record
+    that has a uri and no metadata; ``{}`` can never be written, so it means None."""
+    if metadatas is None:
+        return None
+    return [m if m else None for m in metadatas]
+
+
+def _per_query_no_empty(metadatas: list[list[Any]] | None) -> Any:
+    if metadatas is None:
+        return None
+    return [[m if m else None for m in rows] for rows in metadatas]
 
 
 def _included(values: list[Any] | None, name: str, include: list[str], size: int) -> Any:
