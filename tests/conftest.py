@@ -20,9 +20,9 @@ Two things live here, as in anyio's own ``tests/conftest.py``:
     own tests (``tests/conformance/test_blocking_guard.py``) fail if a blockbuster upgrade
     breaks that.
 
-    Allowances are few and narrow; each one says why. There is deliberately none for
-    usearch, numpy, sqlite3 or file I/O: if one of those trips the guard, the code under
-    test is wrong, not the guard.
+    There are no allowances, deliberately none for usearch, numpy, sqlite3, file I/O or
+    entry-point lookups: if one of those trips the guard, the code under test is wrong,
+    not the guard.
 """
 
 from __future__ import annotations
@@ -66,21 +66,9 @@ def _running_event_loop() -> object:
 _ASYNCIO_OR_TRIO = types.SimpleNamespace(get_running_loop=_running_event_loop)
 
 
-def _add_allowances(bb: BlockBuster) -> None:
-    """The only places where the event loop thread may block, each with its reason."""
-    # Looking up the transport of a URL scheme scans installed packages' entry points
-    # (importlib.metadata: stat, listdir and small file reads, ~3-5 ms here) inside the
-    # synchronous ``connect()``, then imports the transport (import-system reads, which
-    # blockbuster allows anyway). It is tolerated only within that lookup, until the core
-    # resolves transports in a worker thread (reported to the client/registry owner).
-    for function in bb.functions.values():
-        function.can_block_in("chroma_async/registry.py", {"get_transport_factory"})
-
-
 @pytest.fixture(autouse=True)
 def no_blocking_on_event_loop(monkeypatch: pytest.MonkeyPatch) -> Iterator[BlockBuster]:
     """Fail the test if the event loop thread blocks (see the module docstring)."""
     monkeypatch.setattr(blockbuster_impl, "asyncio", _ASYNCIO_OR_TRIO)
     with blockbuster_ctx() as bb:
-        _add_allowances(bb)
         yield bb

@@ -43,7 +43,7 @@ from chroma_async.errors import (
     VersionMismatchError,
 )
 from chroma_async.operations import DatabaseModel, TenantModel, UserIdentity
-from chroma_async.types import GetResult, QueryResult
+from chroma_async.types import Database, GetResult, QueryResult, Tenant
 
 __version__ = "0.1.0"
 
@@ -59,6 +59,7 @@ __all__ = [
     "ClientFactory",
     "CloudClient",
     "ConnectionError",
+    "Database",
     "DatabaseModel",
     "DuplicateIDError",
     "EmbeddingFunction",
@@ -75,6 +76,7 @@ __all__ = [
     "QuotaError",
     "RateLimitError",
     "Settings",
+    "Tenant",
     "TenantModel",
     "TimeoutError",
     "TransportError",

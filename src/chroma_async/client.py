@@ -5,10 +5,11 @@ from __future__ import annotations
 import enum
 import os
 import warnings
-from collections.abc import Generator
+from collections.abc import Awaitable, Callable, Generator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import anyio.to_thread
 import msgspec
 
 from chroma_async import operations as ops
@@ -20,8 +21,9 @@ from chroma_async.errors import (
     NotFoundError,
 )
 from chroma_async.logs import get_logger
-from chroma_async.registry import create_transport
+from chroma_async.registry import get_transport_factory, scheme_of
 from chroma_async.transport import Capabilities, Transport
+from chroma_async.types import Database, Tenant
 from chroma_async.validation import (
     validate_collection_metadata,
     validate_collection_name,
@@ -100,11 +102,10 @@ class AsyncClient:
     ) -> ClientFactory:
         """A client over a transport you built and opened yourself; closing the client
         leaves the transport open (you own it)."""
-        return ClientFactory(
-            cls(
-                transport, tenant=tenant, database=database, settings=settings, owns_transport=False
-            )
+        client = cls(
+            transport, tenant=tenant, database=database, settings=settings, owns_transport=False
         )
+        return ClientFactory(client._open)
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -281,29 +282,32 @@ class AsyncClient:
     async def create_tenant(self, name: str) -> None:
         await self._send(ops.CreateTenant(name=validate_tenant_name(name)))
 
-    async def get_tenant(self, name: str) -> ops.TenantModel:
-        return await self._send(ops.GetTenant(name=validate_tenant_name(name)))
+    async def get_tenant(self, name: str) -> Tenant:
+        model = await self._send(ops.GetTenant(name=validate_tenant_name(name)))
+        return {"name": model.name}
 
     async def create_database(self, name: str, tenant: str | None = None) -> None:
         await self._send(
             ops.CreateDatabase(tenant=self._tenant_arg(tenant), name=validate_database_name(name))
         )
 
-    async def get_database(self, name: str, tenant: str | None = None) -> ops.DatabaseModel:
-        return await self._send(
+    async def get_database(self, name: str, tenant: str | None = None) -> Database:
+        model = await self._send(
             ops.GetDatabase(tenant=self._tenant_arg(tenant), name=validate_database_name(name))
         )
+        return _database(model)
 
     async def list_databases(
         self, limit: int | None = None, offset: int | None = None, tenant: str | None = None
-    ) -> list[ops.DatabaseModel]:
-        return await self._send(
+    ) -> list[Database]:
+        models = await self._send(
             ops.ListDatabases(
                 tenant=self._tenant_arg(tenant),
                 limit=validate_limit(limit),
                 offset=validate_offset(offset),
             )
         )
+        return [_database(model) for model in models]
 
     async def delete_database(self, name: str, tenant: str | None = None) -> None:
         await self._send(
@@ -399,6 +403,10 @@ class AsyncClient:
         )
 
 
+def _database(model: ops.DatabaseModel) -> Database:
+    return {"id": model.id, "name": model.name, "tenant": model.tenant}
+
+
 def _name_str(name: object) -> str:
     """A collection name to look up: any str (a name that breaks the naming rule cannot
     exist, so the transport answers ``NotFoundError`` as chromadb does)."""
@@ -431,18 +439,32 @@ def _split_embedding_function(
 
 class ClientFactory:
     """What every constructor returns: ``await`` it for an open client, or use it with
-    ``async with`` to have the client closed on exit (asyncpg's ``create_pool`` idiom)."""
+    ``async with`` to have the client closed on exit (asyncpg's ``create_pool`` idiom).
 
-    __slots__ = ("_client",)
+    Nothing is opened, imported or read from disk until then: finding the transport of a
+    URL scheme (entry points, imports) and building it run in a worker thread, so that
+    making a client never blocks the event loop."""
 
-    def __init__(self, client: AsyncClient) -> None:
-        self._client = client
+    __slots__ = ("_client", "_make")
+
+    def __init__(self, make: Callable[[], Awaitable[AsyncClient]]) -> None:
+        self._make: Callable[[], Awaitable[AsyncClient]] | None = make
+        self._client: AsyncClient | None = None
+
+    async def _open(self) -> AsyncClient:
+        if self._make is None:
+            raise ClientClosedError(
+                "this constructor's client was already opened; call the constructor again"
+            )
+        make, self._make = self._make, None
+        self._client = await make()
+        return self._client
 
     def __await__(self) -> Generator[Any, None, AsyncClient]:
-        return self._client._open().__await__()
+        return self._open().__await__()
 
     async def __aenter__(self) -> AsyncClient:
-        return await self._client._open()
+        return await self._open()
 
     async def __aexit__(
         self,
@@ -450,7 +472,8 @@ class ClientFactory:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        await self._client.close()
+        if self._client is not None:
+            await self._client.close()
 
 
 def connect(
@@ -463,10 +486,19 @@ def connect(
 ) -> ClientFactory:
     """A client for any URL: ``memory://``, ``file:///abs/path``, ``file:./rel``,
     ``http://host:port``, ``https://host``, ``chroma-cloud://``."""
-    transport = create_transport(url, **transport_options)
-    return ClientFactory(
-        AsyncClient(transport, tenant=tenant, database=database, settings=settings)
-    )
+    scheme = scheme_of(url)
+    tenant = None if tenant is None else validate_tenant_name(tenant)
+    database = None if database is None else validate_database_name(database)
+
+    def build() -> Transport:
+        return get_transport_factory(scheme).from_url(url, **transport_options)
+
+    async def make() -> AsyncClient:
+        transport = await anyio.to_thread.run_sync(build)
+        client = AsyncClient(transport, tenant=tenant, database=database, settings=settings)
+        return await client._open()
+
+    return ClientFactory(make)
 
 
 def EphemeralClient(  # Chroma's name

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any, Literal, TypedDict
 
 import numpy as np
@@ -9,6 +10,7 @@ import numpy.typing as npt
 
 __all__ = [
     "ID",
+    "Database",
     "Embedding",
     "Embeddings",
     "GetResult",
@@ -19,6 +21,7 @@ __all__ = [
     "MetadataScalar",
     "MetadataValue",
     "QueryResult",
+    "Tenant",
     "UpdateMetadata",
     "Where",
     "WhereDocument",
@@ -44,6 +47,20 @@ WhereDocument = dict[str, Any]
 
 IncludeItem = Literal["documents", "embeddings", "metadatas", "distances", "uris"]
 Include = list[IncludeItem]
+
+
+class Tenant(TypedDict):
+    """A tenant, as chromadb's ``get_tenant`` returns it."""
+
+    name: str
+
+
+class Database(TypedDict):
+    """A database, as chromadb's ``get_database`` / ``list_databases`` return it."""
+
+    id: uuid.UUID
+    name: str
+    tenant: str
 
 
 class GetResult(TypedDict):

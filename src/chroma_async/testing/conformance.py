@@ -138,13 +138,6 @@ def exact_distances(space: str, queries: npt.ArrayLike, data: npt.ArrayLike) -> 
     raise ValueError(space)
 
 
-def _field(model: Any, name: str) -> Any:
-    """Read ``name`` from a tenant/database result (chromadb returns TypedDicts)."""
-    if isinstance(model, dict):
-        return model[name]
-    return getattr(model, name)
-
-
 class TextEmbedding:
     """A deterministic embedding function (Chroma's protocol) that records its threads."""
 
@@ -324,7 +317,7 @@ class TenancyTests(_ClientTests):
     async def test_created_tenant_can_be_fetched(self, client: AsyncClient) -> None:
         name = unique_name("tenant")
         await client.create_tenant(name)
-        assert _field(await client.get_tenant(name), "name") == name
+        assert (await client.get_tenant(name))["name"] == name
 
     async def test_creating_an_existing_tenant_raises_unique_constraint_error(
         self, client: AsyncClient
@@ -354,9 +347,9 @@ class TenancyTests(_ClientTests):
         await client.create_tenant(tenant)
         await client.create_database(name, tenant=tenant)
         database = await client.get_database(name, tenant=tenant)
-        assert _field(database, "name") == name
-        assert _field(database, "tenant") == tenant
-        assert isinstance(_field(database, "id"), uuid.UUID)
+        assert database["name"] == name
+        assert database["tenant"] == tenant
+        assert isinstance(database["id"], uuid.UUID)
 
     async def test_creating_an_existing_database_raises_unique_constraint_error(
         self, client: AsyncClient
@@ -392,12 +385,12 @@ class TenancyTests(_ClientTests):
         names = {unique_name("db") for _ in range(4)}
         for name in names:
             await client.create_database(name, tenant=tenant)
-        listed = [_field(db, "name") for db in await client.list_databases(tenant=tenant)]
+        listed = [db["name"] for db in await client.list_databases(tenant=tenant)]
         assert set(listed) == names
         assert len(listed) == 4
         first = await client.list_databases(limit=3, tenant=tenant)
         rest = await client.list_databases(limit=3, offset=3, tenant=tenant)
-        assert [_field(db, "name") for db in [*first, *rest]] == listed
+        assert [db["name"] for db in [*first, *rest]] == listed
 
     async def test_deleted_database_is_gone(self, client: AsyncClient) -> None:
         name = unique_name("db")
