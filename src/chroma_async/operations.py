@@ -305,4 +305,3 @@ class QueryRecords(RecordOperation[QueryResponse], frozen=True, kw_only=True, ta
     where: Where | None = None
     where_document: WhereDocument | None = None
     include: tuple[str, ...] = ("documents", "metadatas", "distances")
-
