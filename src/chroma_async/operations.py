@@ -178,7 +178,8 @@ class DeleteDatabase(Operation[None], frozen=True, kw_only=True, tag=True):
 
 
 class ListCollections(Operation[list[CollectionModel]], frozen=True, kw_only=True, tag=True):
-    """Collections of one database, oldest first."""
+    """Collections of one database in a stable order (local engines: oldest first;
+    Chroma servers: by collection id), then ``offset`` / ``limit``."""
 
     tenant: str
     database: str
