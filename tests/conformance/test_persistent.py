@@ -18,8 +18,7 @@ class TestPersistentTransport(ConformanceSuite):
 
         def connect(settings: chroma_async.Settings | None = None) -> OpeningClient:
             # Each client its own database directory: fresh and isolated, as the suite asks.
-            # (connect, not PersistentClient: PersistentClient resolves its path on the loop.)
             directory = tmp_path / f"db{next(numbers)}"
-            return chroma_async.connect(f"file:{directory}", settings=settings)
+            return chroma_async.PersistentClient(path=directory, settings=settings)
 
         return connect

@@ -140,9 +140,7 @@ async def test_a_relative_path_is_resolved_against_the_working_directory_at_open
 
 async def test_persistent_client_defaults_to_dot_chroma(in_tmp_path: Path) -> None:
     tmp_path = in_tmp_path
-    # Built in a worker thread: PersistentClient resolves its path with os.path.abspath.
-    factory = await anyio.to_thread.run_sync(chroma_async.PersistentClient)
-    async with factory as client:
+    async with chroma_async.PersistentClient() as client:
         assert client.capabilities.persistent is True
         assert client.capabilities.name == "persistent"
         await client.create_collection("default")

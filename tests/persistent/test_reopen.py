@@ -89,8 +89,8 @@ async def test_tenants_databases_and_collections_survive_reopening(db_path: Path
         await client.delete_database("scratch")
         await client.create_collection("home")
     async with client_on(db_path) as (client, _):
-        assert (await client.get_tenant("acme")).name == "acme"
-        assert (await client.get_database("sales", tenant="acme")).id == database.id
+        assert (await client.get_tenant("acme"))["name"] == "acme"
+        assert (await client.get_database("sales", tenant="acme"))["id"] == database["id"]
         with pytest.raises(NotFoundError):
             await client.get_database("scratch")
         assert [c.name for c in await client.list_collections()] == ["home"]

@@ -69,6 +69,7 @@ SLOT_BITS = 40
 """A collection's records have rids ``num << 40 | slot``: 2^40 slots, 2^23 collections."""
 _SLOT_MASK = (1 << SLOT_BITS) - 1
 _CHUNK = 500  # host parameters per `IN (...)` query, below SQLite's limit
+PAGE_SIZE = 32768
 
 _SCHEMA = """
 CREATE TABLE tenants (
@@ -241,6 +242,11 @@ class SqliteStorage:
     def _configure(self, synchronous: str) -> None:
         con = self._connection
         try:
+            if self.path.stat().st_size == 0:
+                # Only a new database can choose its page size. 32 KiB keeps a record with
+                # up to ~2,000 float32 dimensions on one page (4 KiB pages spill every
+                # 384-dim record into an overflow page: 25 % more disk, slower scans).
+                con.execute(f"PRAGMA page_size={PAGE_SIZE}")
             mode = con.execute("PRAGMA journal_mode=WAL").fetchone()[0]
             con.execute(f"PRAGMA synchronous={synchronous}")
             con.execute("PRAGMA foreign_keys=OFF")
