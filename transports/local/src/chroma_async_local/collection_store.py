@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Union
 
@@ -921,17 +921,23 @@ class CollectionStore:
             dimension=self._dimension,
         )
 
-    def save_index(self, path: str | os.PathLike[str] | None = None) -> bytes | None:
+    def save_index(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        progress: Callable[[int, int], bool] | None = None,
+    ) -> bytes | None:
         """Write the usearch index to ``path`` (or return its bytes when ``path`` is None).
 
         Pair it with ``rows()`` taken under the same lock: keys in the file then match the
         rows' keys. Returns ``None`` when written to a path or when there is no index yet.
+        ``progress`` is usearch's callback ``(done, total) -> keep going``; usearch holds the
+        GIL while saving, and a callback can hand it to other threads now and then.
         """
         if self._index is None:
             return None
         if path is None:
-            return bytes(self._index.save() or b"")
-        self._index.save(os.fspath(path))
+            return bytes(self._index.save(progress=progress) or b"")
+        self._index.save(os.fspath(path), progress=progress)
         return None
 
     @classmethod
