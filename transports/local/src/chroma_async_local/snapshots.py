@@ -111,17 +111,13 @@ _chunk_decoder = msgspec.msgpack.Decoder(_RowsChunk)
 
 @dataclass(frozen=True)
 class SnapshotCapture:
-    """A store's state at write ``seq``, taken under its lock; written out later.
-
-    ``directory`` is a fresh temporary directory that already holds the index file when
-    ``has_index`` (the index is saved during the capture, while the state cannot change).
-    """
+    """A store's state at write ``seq``, taken under its lock, to be written out later:
+    its rows and its usearch index as bytes (None while it has no index)."""
 
     collection_id: uuid.UUID
     seq: int
     rows: StoreRows
-    directory: Path
-    has_index: bool
+    index: bytes | None
 
 
 @dataclass(frozen=True)
@@ -201,14 +197,6 @@ def _write_private(path: Path, data: bytes) -> FileDigest:
     return FileDigest(size=len(data), crc32=zlib.crc32(data))
 
 
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 # --- writing -------------------------------------------------------------------------
 
 
@@ -238,7 +226,7 @@ def write_snapshot(root: Path, capture: SnapshotCapture) -> Path:
     On failure the temporary directory is removed and the exception propagates; the
     previous generation (if any) is untouched.
     """
-    temp = capture.directory
+    temp = new_capture_directory(root, capture.collection_id)
     try:
         rows = capture.rows
         files: dict[str, FileDigest] = {
@@ -253,11 +241,8 @@ def write_snapshot(root: Path, capture: SnapshotCapture) -> Path:
             file.flush()
             os.fsync(file.fileno())
         files[VECTORS_FILE] = _crc32_of_file(temp / VECTORS_FILE)
-        if capture.has_index:
-            index_path = temp / INDEX_FILE
-            os.chmod(index_path, _PRIVATE_FILE)
-            _fsync_file(index_path)
-            files[INDEX_FILE] = _crc32_of_file(index_path)
+        if capture.index is not None:
+            files[INDEX_FILE] = _write_private(temp / INDEX_FILE, capture.index)
         manifest = Manifest(
             format=SNAPSHOT_FORMAT,
             collection=capture.collection_id,
