@@ -99,18 +99,32 @@ class LagTicker:
         }
 
 
-def rss_mb() -> dict[str, float]:
-    """This process's resident memory now and its peak so far, in MiB."""
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-    current = 0.0
+def _status_kib(field: str) -> float | None:
     try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith(field + ":"):
+                    return float(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def rss_mb() -> dict[str, float]:
+    """This process's resident memory now and its peak so far, in MiB.
+
+    The peak is the kernel's high-water mark of this process image (``VmHWM``), not
+    ``getrusage``'s ``ru_maxrss``: the latter carries the parent's peak over fork and exec,
+    so a child started by a big parent would report the parent's memory.
+    """
+    current = _status_kib("VmRSS")
+    peak = _status_kib("VmHWM")
+    if current is None or peak is None:  # not Linux: psutil, and ru_maxrss as a fallback
         import psutil
 
-        current = psutil.Process().memory_info().rss / 2**20
-    except ImportError:  # psutil is in the dev extra; /proc works without it
-        with open("/proc/self/statm") as statm:
-            current = int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-    return {"rss_mb": round(current, 1), "peak_rss_mb": round(peak_kib / 1024, 1)}
+        current = psutil.Process().memory_info().rss / 1024
+        peak = float(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    return {"rss_mb": round(current / 1024, 1), "peak_rss_mb": round(peak / 1024, 1)}
 
 
 def blas_info() -> list[dict[str, Any]]:
