@@ -116,13 +116,14 @@ from chroma_async_local.catalog import (
 from chroma_async_local.collection_store import CollectionStore, StoreRows
 from chroma_async_local.index_settings import IndexSettings
 from chroma_async_local.locks import ReadWriteLock
-from chroma_async_local.memory import MAX_BATCH_SIZE
+
+# The query batching is the memory transport's, shared rather than copied.
+from chroma_async_local.memory import MAX_BATCH_SIZE, _batch_key, _query_batch, _QueryBatch
 from chroma_async_local.path_lock import DatabaseInUseError, PathLock
 from chroma_async_local.record_operations import (
     WriteOperation,
     get_records,
     plan_write,
-    query_records,
 )
 from chroma_async_local.sqlite_storage import (
     DATABASE_FILE,
@@ -361,6 +362,7 @@ class PersistentTransport:
         self._durable: dict[uuid.UUID, _Durable] = {}
         self._store_locks: dict[uuid.UUID, ReadWriteLock] = {}
         self._load_reports: dict[uuid.UUID, LoadReport] = {}
+        self._forming: dict[tuple[Any, ...], _QueryBatch] = {}
         self._handlers: dict[type[Any], Callable[[Any], Awaitable[Any]]] = {
             Heartbeat: self._heartbeat,
             GetVersion: self._get_version,
@@ -1066,8 +1068,33 @@ class PersistentTransport:
     async def _query_records(self, op: QueryRecords) -> QueryResponse:
         store = self._entry(op).store
         where, where_document = _where(op.where), _where_document(op.where_document)
-        async with self._store_lock(op.collection_id).read():
-            return await self._in_thread(query_records, store, op, where, where_document)
+        # As the memory transport does: concurrent queries of the same shape share one
+        # thread call and one usearch batch search; the first waits one scheduler turn.
+        key = _batch_key(store, op)
+        forming = self._forming.get(key)
+        if forming is not None:
+            position = len(forming.ops)
+            forming.ops.append(op)
+            await forming.done.wait()
+            return forming.result(position)
+        batch = _QueryBatch(op)
+        self._forming[key] = batch
+        with anyio.CancelScope(shield=True):
+            # Shielded: the queries that joined depend on this one finishing.
+            try:
+                await anyio.lowlevel.checkpoint()
+            finally:
+                del self._forming[key]
+            try:
+                async with self._store_lock(op.collection_id).read():
+                    batch.responses = await self._in_thread(
+                        _query_batch, store, batch.ops, where, where_document
+                    )
+            except Exception as exc:
+                batch.error = exc
+            finally:
+                batch.done.set()
+        return batch.result(0)
 
 
 # --- helpers --------------------------------------------------------------------------
