@@ -21,13 +21,19 @@ Everything here does file I/O: call it from a worker thread, never on the event 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import socket
 import threading
 from pathlib import Path
+from types import ModuleType
 
-from chroma_async.errors import TransportError
+from chroma_async.errors import InternalError, TransportError
+
+fcntl: ModuleType | None
+try:
+    import fcntl
+except ImportError:  # not POSIX (Windows): refused with a clear message when opening
+    fcntl = None
 
 __all__ = ["LOCK_FILE", "DatabaseInUseError", "PathLock"]
 
@@ -78,6 +84,11 @@ class PathLock:
                     f"between tasks ({_SHARING_HINT})",
                     path=str(self.directory),
                     holder=holder,
+                )
+            if fcntl is None:
+                raise InternalError(
+                    f"cannot lock {str(self.directory)!r}: the persistent transport needs POSIX "
+                    f"file locks (fcntl), which this platform does not have"
                 )
             fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
             try:
