@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import anyio
+import anyio.lowlevel
 import anyio.to_thread
 import pytest
 from persistent_helpers import client_on, listdir, opened
@@ -17,6 +18,7 @@ from persistent_helpers import client_on, listdir, opened
 import chroma_async
 from chroma_async import ClientClosedError, InternalError, InvalidArgumentError
 from chroma_async.errors import VersionMismatchError
+from chroma_async.operations import Heartbeat
 from chroma_async_local.persistent import DatabaseInUseError, PersistentTransport, path_from_url
 from chroma_async_local.sqlite_storage import DATABASE_FILE, FORMAT_VERSION
 
@@ -80,6 +82,27 @@ async def test_a_closed_transport_cannot_be_reopened(db_path: Path) -> None:
     await transport.aclose()  # idempotent
     with pytest.raises(ClientClosedError, match=str(db_path)):
         await transport.open()
+
+
+async def test_closing_a_transport_while_it_opens_releases_the_database(db_path: Path) -> None:
+    transport = PersistentTransport(db_path)
+    refused: list[ClientClosedError] = []
+
+    async def opening() -> None:
+        try:
+            await transport.open()
+        except ClientClosedError as exc:
+            refused.append(exc)
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(opening)
+        await anyio.lowlevel.checkpoint()  # the open is under way in its worker thread
+        await transport.aclose()
+    assert refused, "the open should have been refused: the transport was closed meanwhile"
+    with pytest.raises(ClientClosedError):
+        await transport.send(Heartbeat())
+    async with opened(db_path):  # nothing is left holding the lock
+        pass
 
 
 # --- the directory -------------------------------------------------------------------

@@ -438,6 +438,12 @@ class PersistentTransport:
         with anyio.CancelScope(shield=True):
             # Shielded: a cancelled open must not leave the lock held by no one.
             await self._in_thread(self._open_sync)
+            if self._state == _CLOSED:  # closed while it was opening
+                await self._in_thread(self._close_sync)
+                raise ClientClosedError(
+                    f"the persistent transport of {str(self._directory)!r} was closed while "
+                    f"it was opening"
+                )
         self._state = _OPEN
         log.info(
             "persistent.open",
