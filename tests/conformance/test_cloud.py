@@ -1,5 +1,12 @@
 """The conformance suite on the chroma-cloud transport, against the cloud stand-in: the
-Python Chroma server with token auth behind TLS, reached by Chroma Cloud's host name."""
+Python Chroma server with token auth behind TLS, reached by Chroma Cloud's host name.
+
+The stand-in is a single-node server on SQLite, with the deleted-collection defect that
+Chroma Cloud's distributed backend does not have: the client under test is made with
+``scrub_on_delete=True`` (the cloud transport's default is False). The Python server has no
+fork route: the two fork tests are replaced by tests that the transport says it cannot
+fork (never "collection not found") and creates nothing.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +14,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from chroma_async import AsyncClient, AsyncCollection, NotFoundError
+from chroma_async import AsyncClient
 from chroma_async.testing.conformance import ClientFactory, ConformanceSuite
-from chroma_async_http.testing import CloudServer, cloud_stand_in, fresh_scope_factory
-
-CANNOT_FORK = pytest.mark.xfail(
-    strict=True,
-    raises=NotFoundError,
-    reason="chromadb's Python server has no fork route (404); Chroma Cloud forks",
+from chroma_async_http.testing import (
+    CloudServer,
+    assert_fork_is_refused,
+    cloud_stand_in,
+    fresh_scope_factory,
 )
 
 
@@ -33,35 +39,22 @@ class TestCloudTransport(ConformanceSuite):
     @pytest.fixture
     def client_factory(self, cloud_server: CloudServer) -> ClientFactory:
         factory: ClientFactory = fresh_scope_factory(
-            "chroma-cloud://", **cloud_server.options(api_key="admin-token")
+            "chroma-cloud://", **cloud_server.options(api_key="admin-token", scrub_on_delete=True)
         )
         return factory
 
-    @pytest.mark.xfail(
-        strict=True,
-        raises=AssertionError,
-        reason="the server has chromadb's defect: array-valued metadata of a deleted "
-        "collection leaks into records added later without that key",
-    )
-    async def test_deleted_collection_is_gone_with_its_records(self, client: AsyncClient) -> None:
-        await super().test_deleted_collection_is_gone_with_its_records(client)
-
-    @pytest.mark.xfail(
-        strict=True,
-        raises=AssertionError,
-        reason="chromadb 1.5.9's Python server drops 'ids' from a query (chroma run honours it)",
-    )
-    async def test_query_with_ids_searches_only_those_records(self, small: AsyncCollection) -> None:
-        await super().test_query_with_ids_searches_only_those_records(small)
-
-    @CANNOT_FORK
     async def test_fork_copies_the_records_into_an_independent_collection(
         self, client: AsyncClient
     ) -> None:
-        await super().test_fork_copies_the_records_into_an_independent_collection(client)
+        """On the stand-in (no fork route): refused, saying why; nothing is created."""
+        source = await client.create_collection("origin", metadata={"m": 1})
+        await source.add(ids=["a", "b"], embeddings=[[1.0, 2.0], [3.0, 4.0]])
+        await assert_fork_is_refused(client, source, "copy")
 
-    @CANNOT_FORK
     async def test_forking_onto_an_existing_name_raises_unique_constraint_error(
         self, client: AsyncClient
     ) -> None:
-        await super().test_forking_onto_an_existing_name_raises_unique_constraint_error(client)
+        """On the stand-in: refused as any fork is; both collections stay as they were."""
+        await client.create_collection("fork-target")
+        source = await client.create_collection("fork-source")
+        await assert_fork_is_refused(client, source, "fork-target")

@@ -12,6 +12,11 @@ The host is, in this order: ``cloud_host=``, the URL's host (``chroma-cloud://ho
 default region's host. The key is sent as ``x-chroma-token`` and appears in no log
 event, ``repr`` or error message.
 
+``scrub_on_delete`` is False by default here: the records of a deleted collection are
+not read and deleted first, as the http transport does against single-node servers
+(Chroma Cloud's distributed backend does not have their deleted-collection defect). Pass
+``scrub_on_delete=True`` against a single-node server with token auth and TLS.
+
 Cloud accepts at most 300 records per write and 10 concurrent writes per collection,
 though its pre-flight check reports more: those are the defaults of ``max_batch_size``
 and ``write_concurrency`` here. Tenant and database, when not given, are resolved by the
@@ -39,6 +44,9 @@ class CloudTransport(HttpTransport):
     kind: ClassVar[str] = "chroma-cloud"
     default_write_concurrency: ClassVar[int] = 10
     batch_size_cap: ClassVar[int | None] = 300
+    # Cloud's distributed backend keeps no per-row-id array table to leak from (see
+    # chroma_async_http.transport, scrub_on_delete): deleting a collection is one request
+    default_scrub_on_delete: ClassVar[bool] = False
 
     def __init__(
         self,

@@ -14,6 +14,8 @@ transports (no mocks of Chroma: these start the real thing).
 - :func:`fresh_scope_factory` — the ``client_factory`` of
   :mod:`chroma_async.testing.conformance`: each call connects to a new tenant and
   database, created first with the given options.
+- :func:`assert_fork_is_refused` — what replaces the suite's fork tests on a server that
+  cannot fork.
 
 Servers are context managers (started on enter, stopped on exit) and fail loudly, with
 the tail of their log, when they cannot start.
@@ -44,6 +46,7 @@ import aiohttp.abc
 
 import chroma_async
 from chroma_async_http.regions import REGIONS
+from chroma_async_http.transport import CANNOT_FORK
 
 __all__ = [
     "CLOUD_USERS",
@@ -51,6 +54,7 @@ __all__ = [
     "LoopbackResolver",
     "ServerProcess",
     "ServerStartError",
+    "assert_fork_is_refused",
     "chroma_run",
     "cloud_stand_in",
     "free_port",
@@ -424,3 +428,20 @@ def fresh_scope_factory(
         )
 
     return factory
+
+
+async def assert_fork_is_refused(
+    client: chroma_async.AsyncClient, source: chroma_async.AsyncCollection, new_name: str
+) -> None:
+    """``source.fork(new_name)`` raises exactly ``InternalError(CANNOT_FORK …)`` and changes
+    nothing: no collection appears, ``source`` keeps its records."""
+    import pytest  # a test dependency, needed only here
+
+    names = sorted(collection.name for collection in await client.list_collections())
+    count = await source.count()
+    with pytest.raises(chroma_async.InternalError) as caught:
+        await source.fork(new_name)
+    assert type(caught.value) is chroma_async.InternalError, repr(caught.value)
+    assert str(caught.value).startswith(CANNOT_FORK), str(caught.value)
+    assert sorted(collection.name for collection in await client.list_collections()) == names
+    assert await source.count() == count

@@ -22,9 +22,37 @@
 ``max_batch_size``    records per write at most; the server's own limit still applies.
 ``user_agent``        replaces ``chroma-async/<version>``.
 ``dns_cache_ttl``     seconds a resolved address is reused (default 300).
+``scrub_on_delete``   before deleting a collection (or a database, for each of its
+                      collections), delete the records whose metadata holds a list value
+                      (default True; False on the chroma-cloud transport). See below.
 
 The server's ``/api/v2/pre-flight-checks`` is read once, by ``open()``: it sets
 ``capabilities.max_batch_size`` and whether embeddings go out as base64.
+
+Why ``scrub_on_delete``: Chroma's single-node servers (``chroma run`` and the Python server,
+1.5.x, both on SQLite) keep the array-valued metadata of a deleted collection's records in
+their own table, keyed by the record's row id, and reuse those row ids: records added later
+without those keys, in any collection of any tenant, come back carrying the deleted
+record's arrays (``{"m": 2}`` reads as ``{"m": 2, "tags": ["p", "q"]}``). Deleting the
+records first removes their array rows. So a collection is scrubbed before it is deleted:
+its records are read in pages of the server's ``max_batch_size`` (metadata only), those
+with a list value are deleted by id in batches, then the collection is deleted. It costs a
+read of every record's metadata and a delete of the records holding arrays; records written
+to the collection *while* it is being deleted may still leak. A failure during the scrub
+is reported as a failure that did not delete the collection (the call may be repeated).
+Chroma Cloud's distributed backend does not store metadata this way: the cloud transport
+does not scrub unless asked (``scrub_on_delete=True``, e.g. against a single-node stand-in).
+
+Two more differences of single-node servers are handled here:
+
+- ``fork`` needs Chroma's distributed backend: ``chroma run`` answers 501 and the Python
+  server has no fork route (404). Both raise :class:`~chroma_async.errors.InternalError`
+  saying that the server cannot fork, never a ``NotFoundError`` for the collection.
+- the Python server ignores ``ids`` in a query. When a query restricted to ``ids`` is
+  answered with a record outside them, the answer is computed here instead, exactly: those
+  records are fetched (``get`` with the query's ``ids``, ``where`` and ``where_document``)
+  and ranked by Chroma's distance for the collection's space (squared l2, ``1 - cos``,
+  ``1 - dot``) with numpy, in a worker thread.
 """
 
 from __future__ import annotations
@@ -33,6 +61,7 @@ import asyncio
 import functools
 import ssl
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, ClassVar, TypeVar, cast
 from urllib.parse import quote, urlsplit
@@ -47,12 +76,18 @@ import chroma_async
 from chroma_async import errors
 from chroma_async import operations as ops
 from chroma_async.options import Limits, Timeout, current_call_timeout
-from chroma_async.retry import RetryingTransport, RetryPolicy, mark_permanent, mark_transient
+from chroma_async.retry import (
+    RetryingTransport,
+    RetryPolicy,
+    mark_permanent,
+    mark_transient,
+    retry_hint,
+)
 from chroma_async.retry import parse_retry_after as _parse_retry_after
 from chroma_async.transport import Capabilities, Transport
-from chroma_async_http import wire
+from chroma_async_http import exact, wire
 
-__all__ = ["TRANSPORT_OPTIONS", "HttpTransport"]
+__all__ = ["CANNOT_FORK", "TRANSPORT_OPTIONS", "HttpTransport"]
 
 R = TypeVar("R")
 T = TypeVar("T")
@@ -75,10 +110,16 @@ TRANSPORT_OPTIONS = frozenset(
         "max_batch_size",
         "user_agent",
         "dns_cache_ttl",
+        "scrub_on_delete",
     }
 )
 
 _JSON = "application/json"
+
+CANNOT_FORK = (
+    "this server cannot fork collections (only Chroma's distributed servers and Chroma Cloud do)"
+)
+"""The message of the InternalError a fork raises on a single-node server."""
 
 
 def _segment(value: str) -> str:
@@ -101,6 +142,7 @@ class HttpTransport:
     kind: ClassVar[str] = "http"
     default_write_concurrency: ClassVar[int] = 1
     batch_size_cap: ClassVar[int | None] = None
+    default_scrub_on_delete: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -119,6 +161,7 @@ class HttpTransport:
         max_batch_size: int | None = None,
         user_agent: str | None = None,
         dns_cache_ttl: int = 300,
+        scrub_on_delete: bool | None = None,
     ) -> None:
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -135,6 +178,10 @@ class HttpTransport:
         ):
             if value is not None and (not isinstance(value, int) or value < 1):
                 raise errors.InvalidArgumentError(f"{name} must be an integer >= 1, got {value!r}")
+        if scrub_on_delete is not None and not isinstance(scrub_on_delete, bool):
+            raise errors.InvalidArgumentError(
+                f"scrub_on_delete must be True or False, got {scrub_on_delete!r}"
+            )
         if not verify and (ca_file is not None or ssl_context is not None):
             raise errors.InvalidArgumentError(
                 "verify=False contradicts ca_file=/ssl_context=: give one or the other"
@@ -155,6 +202,12 @@ class HttpTransport:
         self._write_concurrency = write_concurrency or self.default_write_concurrency
         self._max_batch_size = max_batch_size
         self._dns_cache_ttl = dns_cache_ttl
+        self.scrub_on_delete = (
+            self.default_scrub_on_delete if scrub_on_delete is None else scrub_on_delete
+        )
+        # the distance space of collections queried with ids the server ignored, by id
+        # (a collection's space never changes)
+        self._spaces: dict[uuid.UUID, str] = {}
         request_headers = {
             "User-Agent": user_agent or f"chroma-async/{chroma_async.__version__}",
             "Accept": _JSON,
@@ -267,12 +320,19 @@ class HttpTransport:
             ssl=ssl_option,
             resolver=self._resolver,
         )
-        return aiohttp.ClientSession(
+        session = aiohttp.ClientSession(
             connector=connector,
             timeout=self._client_timeout,
             raise_for_status=False,
             trust_env=False,
         )
+        # aiohttp (>= 3.10) silently sends a GET, PUT or DELETE again when a kept-alive
+        # connection drops before the answer. Whether a request may be repeated is the retry
+        # wrapper's decision: a DELETE of a collection that was applied, repeated, answers
+        # "not found". (A private attribute: a test fails if aiohttp renames it.)
+        if hasattr(session, "_retry_connection"):
+            session._retry_connection = False
+        return session
 
     async def aclose(self) -> None:
         """Close the session this transport created (a user's session is left open)."""
@@ -303,8 +363,13 @@ class HttpTransport:
         *,
         body: msgspec.Struct | None = None,
         params: Mapping[str, Any] | None = None,
+        unsupported: str | None = None,
     ) -> T:
-        """Send one request and decode its answer as ``kind``; errors mapped onto ChromaError."""
+        """Send one request and decode its answer as ``kind``; errors mapped onto ChromaError.
+
+        ``unsupported``: what to say, as an :class:`~chroma_async.errors.InternalError`, when
+        the server does not offer this request (501, or no such route).
+        """
         session = self._session
         where = f"{method} {path}"
         if session is None or self._closed:
@@ -394,7 +459,7 @@ class HttpTransport:
             ) from exc
         if 200 <= status < 300:
             return self._decode(raw, kind, where)
-        raise self._server_error(status, raw, retry_after, where)
+        raise self._server_error(status, raw, retry_after, where, unsupported)
 
     def _raise_if_closed(self, exc: BaseException) -> None:
         if self._closed:
@@ -423,15 +488,33 @@ class HttpTransport:
             ) from exc
 
     def _server_error(
-        self, status: int, raw: bytes, retry_after: str | None, where: str
+        self,
+        status: int,
+        raw: bytes,
+        retry_after: str | None,
+        where: str,
+        unsupported: str | None = None,
     ) -> errors.ChromaError:
+        text = raw[:300].decode("utf-8", "replace").strip()
+        answered = f"{where}: {self.host} answered HTTP {status}" + (f": {text}" if text else "")
         try:
             body = wire.decoder_for(wire.ErrorBody).decode(raw)
             name, message = body.error, body.message
         except msgspec.MsgspecError:
-            name = ""
-            text = raw[:300].decode("utf-8", "replace").strip()
-            message = f"{where}: {self.host} answered HTTP {status}" + (f": {text}" if text else "")
+            name, message = "", answered
+        # a 404 or 405 that is not one of Chroma's error bodies ({"detail": "Not Found"} from
+        # the Python server, a proxy's page): the server has no such route, which says
+        # nothing about the tenant, database or collection named in it
+        route_missing = status in (404, 405) and not name
+        if unsupported is not None and (status == 501 or route_missing):
+            return mark_permanent(errors.InternalError(f"{unsupported} ({answered})"))
+        if route_missing:
+            return mark_permanent(
+                errors.VersionMismatchError(
+                    f"{answered}: the server does not offer this request; is it a Chroma "
+                    "server speaking API v2?"
+                )
+            )
         if not message:
             message = f"{where}: {self.host} answered HTTP {status} ({name or 'no details'})"
         error = errors.error_from_name(name, message, status=status)
@@ -497,7 +580,10 @@ class HttpTransport:
         return await self._call("GET", path, list[ops.DatabaseModel], params=params)
 
     async def _delete_database(self, op: ops.DeleteDatabase) -> None:
-        await self._call("DELETE", self._db(op.tenant, op.name), object)
+        path = self._db(op.tenant, op.name)
+        if self.scrub_on_delete:
+            await _not_applied_on_failure(self._scrub_database(op.tenant, op.name))
+        await self._call("DELETE", path, object)
 
     async def _list_collections(self, op: ops.ListCollections) -> list[ops.CollectionModel]:
         path = f"{self._db(op.tenant, op.database)}/collections"
@@ -527,7 +613,45 @@ class HttpTransport:
 
     async def _delete_collection(self, op: ops.DeleteCollection) -> None:
         path = f"{self._db(op.tenant, op.database)}/collections/{_segment(op.name)}"
+        if self.scrub_on_delete:
+            await _not_applied_on_failure(self._scrub_collection(op.tenant, op.database, path))
         await self._call("DELETE", path, object)
+
+    # --- scrubbing before a delete (module docstring: scrub_on_delete) ---------------------
+
+    async def _scrub_collection(self, tenant: str, database: str, path: str) -> None:
+        found = await self._call("GET", path, wire.CollectionWire)
+        await self._scrub_records(f"{self._db(tenant, database)}/collections/{found.id}")
+
+    async def _scrub_database(self, tenant: str, database: str) -> None:
+        path = f"{self._db(tenant, database)}/collections"
+        page_size, offset = 100, 0
+        while True:
+            params = {"limit": page_size, "offset": offset}
+            page = await self._call("GET", path, list[wire.CollectionWire], params=params)
+            for collection in page:
+                await self._scrub_records(f"{path}/{collection.id}")
+            if len(page) < page_size:
+                return
+            offset += len(page)
+
+    async def _scrub_records(self, records: str) -> None:
+        """Delete the records of the collection at ``records`` whose metadata has a list."""
+        limit = self.capabilities.max_batch_size
+        doomed: list[str] = []
+        offset = 0
+        while True:
+            body = wire.GetPayload(include=["metadatas"], limit=limit, offset=offset or None)
+            page = await self._call("POST", f"{records}/get", wire.GetWire, body=body)
+            for record, metadata in zip(page.ids, page.metadatas or (), strict=False):
+                if metadata and any(isinstance(value, list) for value in metadata.values()):
+                    doomed.append(record)
+            if len(page.ids) < limit:
+                break
+            offset += len(page.ids)
+        for start in range(0, len(doomed), limit):
+            delete = wire.DeletePayload(ids=doomed[start : start + limit])
+            await self._call("POST", f"{records}/delete", object, body=delete)
 
     async def _modify_collection(self, op: ops.ModifyCollection) -> None:
         path = f"{self._db(op.tenant, op.database)}/collections/{op.collection_id}"
@@ -547,7 +671,11 @@ class HttpTransport:
     async def _fork_collection(self, op: ops.ForkCollection) -> ops.CollectionModel:
         path = f"{self._db(op.tenant, op.database)}/collections/{op.collection_id}/fork"
         forked = await self._call(
-            "POST", path, wire.CollectionWire, body=wire.ForkPayload(new_name=op.new_name)
+            "POST",
+            path,
+            wire.CollectionWire,
+            body=wire.ForkPayload(new_name=op.new_name),
+            unsupported=CANNOT_FORK,
         )
         return forked.to_model()
 
@@ -629,6 +757,8 @@ class HttpTransport:
             where_document=op.where_document,
         )
         found = await self._call("POST", self._records(op, "query"), wire.QueryWire, body=body)
+        if op.ids is not None and _strays(found.ids, op.ids):
+            return await self._query_ids_exactly(op, include)
         sizes = [len(ids) for ids in found.ids]
         distances = None
         if "distances" in include:
@@ -646,6 +776,41 @@ class HttpTransport:
                 _per_query_included(found.metadatas, "metadatas", include, sizes)
             ),
         )
+
+    async def _query_ids_exactly(
+        self, op: ops.QueryRecords, include: list[str]
+    ) -> ops.QueryResponse:
+        """The query of ``op`` answered here: the server ignored its ``ids`` (docstring)."""
+        space = await self._space(op)
+        fields = [name for name in include if name in ("documents", "metadatas", "uris")]
+        body = wire.GetPayload(
+            include=["embeddings", *fields],
+            ids=op.ids,
+            where=op.where,
+            where_document=op.where_document,
+        )
+        found = await self._call("POST", self._records(op, "get"), wire.GetWire, body=body)
+        rank = functools.partial(
+            exact.rank_exactly, found, op.query_embeddings, space, op.n_results, include
+        )
+        return await anyio.to_thread.run_sync(rank)
+
+    async def _space(self, op: ops.RecordOperation[Any]) -> str:
+        space = self._spaces.get(op.collection_id)
+        if space is None:
+            path = f"{self._db(op.tenant, op.database)}/collections/by-id/{op.collection_id}"
+            found = await self._call("GET", path, wire.CollectionWire)
+            space = exact.space_of(found.configuration_json)
+            if len(self._spaces) >= 4096:
+                self._spaces.clear()
+            self._spaces[op.collection_id] = space
+        return space
+
+
+def _strays(found: list[list[str]], wanted: list[str]) -> bool:
+    """Whether an answer restricted to ``wanted`` ids holds any other."""
+    allowed = set(wanted)
+    return any(record not in allowed for row in found for record in row)
 
 
 # What Chroma's server accepts in a configuration update (its UpdateCollectionConfiguration);
@@ -720,6 +885,24 @@ def _client_timeout(timeout: Timeout) -> aiohttp.ClientTimeout:
     return aiohttp.ClientTimeout(
         total=timeout.total, sock_connect=timeout.connect, sock_read=timeout.read
     )
+
+
+async def _not_applied_on_failure(work: Awaitable[None]) -> None:
+    """Await the scrub before a delete: should it fail, the delete was not sent.
+
+    Deleting records is repeatable, and the collection or database was not deleted yet:
+    a transient failure here is marked as one that did not apply the delete, so that the
+    retry wrapper may send the (not repeatable) delete again.
+    """
+    try:
+        await work
+    except errors.ChromaError as exc:
+        hint = retry_hint(exc)
+        if hint is not None and hint.retryable:
+            mark_transient(
+                exc, status=hint.status, retry_after=hint.retry_after, may_have_applied=False
+            )
+        raise
 
 
 def _task_is_being_cancelled() -> bool:
