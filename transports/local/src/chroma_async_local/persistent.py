@@ -734,26 +734,41 @@ class PersistentTransport:
         return durable.changes >= threshold
 
     def _capture_and_submit(self, entry: CollectionEntry, durable: _Durable) -> None:
-        """Capture the store (the caller holds its lock, so it cannot change) and queue the
-        writing. Runs in a worker thread; no file I/O here, the snapshot thread does it."""
-        writer = self._writer
-        if writer is None:
+        """Capture the collection for a snapshot and queue the writing. Runs in a worker
+        thread while the caller holds the collection's lock, so nothing changes meanwhile:
+        it pins a SQLite read transaction at the last committed write (which the store has
+        applied) and serialises the index. The snapshot thread reads the records through
+        the pinned transaction later; writes go on without waiting for it."""
+        writer, storage = self._writer, self._storage
+        if writer is None or storage is None:
             return
-        store = entry.store
-        capture = snapshots.SnapshotCapture(
-            collection_id=entry.id,
-            seq=durable.seq,
-            rows=store.rows(),
-            index=store.save_index(progress=_gil_yielding_progress()),
-        )
+        pinned = storage.pin_collection(durable.num)
+        if pinned is None:
+            return
+        try:
+            if pinned.row.seq != durable.seq:  # cannot happen under the lock; never guess
+                log.error(
+                    "persistent.snapshot_skipped",
+                    collection=str(entry.id),
+                    stored_seq=pinned.row.seq,
+                    seq=durable.seq,
+                )
+                pinned.close()
+                return
+            index = entry.store.save_index(progress=_gil_yielding_progress())
+        except BaseException:
+            pinned.close()
+            raise
         changes, durable.changes, durable.capturing = durable.changes, 0, True
 
         def write() -> None:
             try:
+                capture = snapshots.SnapshotCapture(
+                    collection_id=entry.id, seq=pinned.row.seq, rows=pinned.read_rows(), index=index
+                )
                 snapshots.write_snapshot(self._snapshot_root, capture)
-                storage = self._storage
-                if storage is not None:
-                    storage.prune_changes(durable.num, capture.seq)
+                if self._storage is not None:
+                    self._storage.prune_changes(durable.num, capture.seq)
                 durable.snapshot_seq = capture.seq
                 snapshots.remove_generations(self._snapshot_root, entry.id, keep=capture.seq)
                 log.debug(
@@ -766,6 +781,7 @@ class PersistentTransport:
                 durable.changes += changes  # try again after the next writes
                 raise
             finally:
+                pinned.close()
                 durable.capturing = False
 
         writer.submit(write)

@@ -58,6 +58,7 @@ __all__ = [
     "CollectionRow",
     "Counters",
     "DatabaseRow",
+    "PinnedCollection",
     "SqliteStorage",
 ]
 
@@ -70,6 +71,7 @@ SLOT_BITS = 40
 _SLOT_MASK = (1 << SLOT_BITS) - 1
 _CHUNK = 500  # host parameters per `IN (...)` query, below SQLite's limit
 PAGE_SIZE = 32768
+_DECODE_CHUNK = 2048  # records decoded per step (each step holds the GIL briefly)
 
 _SCHEMA = """
 CREATE TABLE tenants (
@@ -351,26 +353,9 @@ class SqliteStorage:
                 )
             ]
             collections = [
-                CollectionRow(
-                    num=row[0],
-                    id=uuid.UUID(row[1]),
-                    tenant=row[2],
-                    database=row[3],
-                    name=row[4],
-                    metadata=decode_metadata(row[5]),
-                    configuration=_configuration_decoder.decode(row[6]),
-                    position=row[7],
-                    dimension=row[8],
-                    next_slot=row[9],
-                    next_key=row[10],
-                    count=row[11],
-                    seq=row[12],
-                    pruned_through=row[13],
-                )
+                _collection_row(row)
                 for row in con.execute(
-                    "SELECT num, id, tenant, database, name, metadata, configuration, position,"
-                    " dimension, next_slot, next_key, count, seq, pruned_through"
-                    " FROM collections ORDER BY position"
+                    f"SELECT {_COLLECTION_COLUMNS} FROM collections ORDER BY position"
                 )
             ]
         return CatalogRows(tenants=tenants, databases=databases, collections=collections)
@@ -550,12 +535,7 @@ class SqliteStorage:
     def load_rows(self, row: CollectionRow) -> StoreRows:
         """Every record of a collection, in slot order, with its stored counters."""
         with self._guard:
-            fetched = self._connection.execute(
-                "SELECT rid, id, key, embedding, metadata, document, uri FROM records"
-                " WHERE rid >= ? AND rid < ? ORDER BY rid",
-                (rid_base(row.num), rid_base(row.num + 1)),
-            ).fetchall()
-        return _rows_from_records(fetched, row)
+            return _read_rows(self._connection, row)
 
     def changed_slots(self, num: int, after_seq: int) -> npt.NDArray[np.int64]:
         """The slots written by the writes of collection ``num`` after ``after_seq``."""
@@ -593,6 +573,27 @@ class SqliteStorage:
                 (through_seq, num),
             )
 
+    def pin_collection(self, num: int) -> PinnedCollection | None:
+        """A read transaction on a new connection, pinned at the collection's current
+        committed state (None if it does not exist): in WAL mode, later commits stay
+        invisible to it, so its records can be read later, from another thread, while
+        writes go on."""
+        connection = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, timeout=10.0
+        )
+        try:
+            connection.execute("BEGIN")
+            found = connection.execute(
+                f"SELECT {_COLLECTION_COLUMNS} FROM collections WHERE num = ?", (num,)
+            ).fetchone()
+        except BaseException:
+            connection.close()
+            raise
+        if found is None:
+            connection.close()
+            return None
+        return PinnedCollection(connection, _collection_row(found))
+
     def collection_row(self, num: int) -> CollectionRow | None:
         """The stored row of collection ``num`` (tests and diagnostics)."""
         for row in self.load_catalog().collections:
@@ -601,32 +602,99 @@ class SqliteStorage:
         return None
 
 
+class PinnedCollection:
+    """A collection's records as of one committed write (see ``pin_collection``); read
+    them once, from any one thread, then it is closed."""
+
+    def __init__(self, connection: sqlite3.Connection, row: CollectionRow) -> None:
+        self._connection: sqlite3.Connection | None = connection
+        self.row = row
+
+    def read_rows(self) -> StoreRows:
+        connection = self._connection
+        if connection is None:
+            raise InternalError("the pinned collection was read or closed already")
+        try:
+            return _read_rows(connection, self.row)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.close()  # ends the read transaction
+
+
+_COLLECTION_COLUMNS = (
+    "num, id, tenant, database, name, metadata, configuration, position, dimension,"
+    " next_slot, next_key, count, seq, pruned_through"
+)
+
+
+def _collection_row(row: tuple[Any, ...]) -> CollectionRow:
+    return CollectionRow(
+        num=row[0],
+        id=uuid.UUID(row[1]),
+        tenant=row[2],
+        database=row[3],
+        name=row[4],
+        metadata=decode_metadata(row[5]),
+        configuration=_configuration_decoder.decode(row[6]),
+        position=row[7],
+        dimension=row[8],
+        next_slot=row[9],
+        next_key=row[10],
+        count=row[11],
+        seq=row[12],
+        pruned_through=row[13],
+    )
+
+
+def _read_rows(connection: sqlite3.Connection, row: CollectionRow) -> StoreRows:
+    fetched = connection.execute(
+        "SELECT rid, id, key, embedding, metadata, document, uri FROM records"
+        " WHERE rid >= ? AND rid < ? ORDER BY rid",
+        (rid_base(row.num), rid_base(row.num + 1)),
+    ).fetchall()
+    return _rows_from_records(fetched, row)
+
+
 def _rows_from_records(fetched: list[tuple[Any, ...]], row: CollectionRow) -> StoreRows:
+    """Decode fetched records. Works in chunks so that no single call holds the GIL for
+    long: a snapshot reads a large collection while the event loop keeps running."""
     n = len(fetched)
-    dimension = row.dimension
-    if n:
-        rids, ids, keys, embeddings, metadatas, documents, uris = zip(*fetched, strict=True)
-        slots = np.fromiter(rids, dtype=np.int64, count=n) & _SLOT_MASK
-        vectors = np.frombuffer(b"".join(embeddings), dtype="<f4").astype(np.float32, copy=False)
-        width = dimension or (vectors.size // n)
-        matrix = vectors.reshape(n, width)
-        decoded = [None if m is None else decode_metadata(m) for m in metadatas]
-        id_list, document_list, uri_list = list(ids), list(documents), list(uris)
-        key_array = np.fromiter(keys, dtype=np.int64, count=n)
-    else:
-        slots = np.zeros(0, dtype=np.int64)
-        key_array = np.zeros(0, dtype=np.int64)
-        matrix = np.zeros((0, dimension or 0), dtype=np.float32)
-        decoded, id_list, document_list, uri_list = [], [], [], []
+    width = row.dimension or 0
+    if n and not width:
+        width = len(fetched[0][3]) // 4
+    slots = np.empty(n, dtype=np.int64)
+    keys = np.empty(n, dtype=np.int64)
+    matrix = np.empty((n, width), dtype=np.float32)
+    ids: list[str] = []
+    metadatas: list[Metadata | None] = []
+    documents: list[str | None] = []
+    uris: list[str | None] = []
+    for start in range(0, n, _DECODE_CHUNK):
+        part = fetched[start : start + _DECODE_CHUNK]
+        stop = start + len(part)
+        rids, chunk_ids, chunk_keys, embeddings, blobs, chunk_documents, chunk_uris = zip(
+            *part, strict=True
+        )
+        slots[start:stop] = np.fromiter(rids, dtype=np.int64, count=len(part)) & _SLOT_MASK
+        keys[start:stop] = np.fromiter(chunk_keys, dtype=np.int64, count=len(part))
+        matrix[start:stop] = np.frombuffer(b"".join(embeddings), dtype="<f4").reshape(-1, width)
+        ids.extend(chunk_ids)
+        metadatas.extend(None if m is None else decode_metadata(m) for m in blobs)
+        documents.extend(chunk_documents)
+        uris.extend(chunk_uris)
     return StoreRows(
         slots=slots,
-        ids=id_list,
-        keys=key_array,
+        ids=ids,
+        keys=keys,
         embeddings=matrix,
-        metadatas=decoded,
-        documents=document_list,
-        uris=uri_list,
+        metadatas=metadatas,
+        documents=documents,
+        uris=uris,
         next_slot=row.next_slot,
         next_key=row.next_key,
-        dimension=dimension,
+        dimension=row.dimension,
     )
