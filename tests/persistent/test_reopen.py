@@ -215,3 +215,21 @@ async def test_index_search_answers_the_same_after_reopening(db_path: Path) -> N
             query_embeddings=queries, n_results=10
         )
     assert after["ids"] == before["ids"]
+
+
+async def test_text_that_cannot_be_stored_is_rejected_and_nothing_is_written(
+    db_path: Path,
+) -> None:
+    async with client_on(db_path) as (client, _):
+        collection = await client.create_collection("texts")
+        await collection.add(ids=["ok"], embeddings=[[1.0, 2.0]])
+        with pytest.raises(chroma_async.InvalidArgumentError, match="cannot be stored"):
+            await collection.add(
+                ids=["a", "b"], embeddings=[[1.0, 2.0], [3.0, 4.0]], documents=["fine", "\ud800"]
+            )
+        with pytest.raises(chroma_async.InvalidArgumentError, match="cannot be stored"):
+            await collection.add(ids=["c"], embeddings=[[1.0, 2.0]], metadatas=[{"k": "\udfff"}])
+        await collection.add(ids=["later"], embeddings=[[5.0, 6.0]])  # still in service
+        assert (await collection.get())["ids"] == ["ok", "later"]
+    async with client_on(db_path) as (client, _):
+        assert (await (await client.get_collection("texts")).get())["ids"] == ["ok", "later"]
