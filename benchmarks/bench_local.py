@@ -820,6 +820,32 @@ def _git_state() -> dict[str, Any]:
     return {"commit": git("rev-parse", "HEAD"), "uncommitted": dirty.splitlines()}
 
 
+def pool_runs(payloads: list[dict[str, Any]]) -> dict[str, Any]:
+    """Several runs on the same data as one: their repeats pooled, medians taken anew."""
+    first = payloads[0]
+    if any(p["spec"] != first["spec"] for p in payloads[1:]):
+        raise SystemExit("--report: these runs used different data (spec); pool like with like")
+    if len(payloads) == 1:
+        return first
+    results: dict[str, Any] = {}
+    for name in first["results"]:
+        reps = [
+            r
+            for p in payloads
+            for r in p["results"].get(name, {}).get("repeats", [])
+            if "error" not in r
+        ]
+        if not reps:
+            continue
+        merged = merge_repeats(reps)
+        if "lag" in merged:
+            merged["lag"]["worst_max_ms"] = max(r["lag"]["max_ms"] for r in reps)
+        merged["repeats"] = reps
+        results[name] = merged
+    repeat = sum(p["options"]["repeat"] for p in payloads)
+    return {**first, "results": results, "options": {**first["options"], "repeat": repeat}}
+
+
 def report(payload: dict[str, Any]) -> str:
     """The figures and targets tables of a run, as Markdown."""
     ok = {name: r for name, r in payload["results"].items() if "error" not in r}
@@ -876,7 +902,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=DatasetSpec.seed)
     parser.add_argument("--results-dir", type=Path, default=DEFAULT_RESULTS)
     parser.add_argument(
-        "--report", type=Path, help="print the tables of a results JSON file and exit"
+        "--report",
+        type=Path,
+        nargs="+",
+        help="print the tables of results JSON files (several runs: repeats pooled) and exit",
     )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
@@ -912,7 +941,7 @@ def main(argv: list[str] | None = None) -> int:
     raw = sys.argv[1:] if argv is None else argv
     args = parse_args(raw)
     if args.report:
-        print(report(json.loads(args.report.read_text())))
+        print(report(pool_runs([json.loads(path.read_text()) for path in args.report])))
         return 0
     opts = options_from(args)
     if args.worker:
