@@ -46,10 +46,12 @@ UUID, so no name can reach the file system. Directories are created ``0o700``, f
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import os
 import queue
+import sys
 import threading
 import time
 import uuid
@@ -113,7 +115,7 @@ from chroma_async_local.catalog import (
     CollectionEntry,
     DatabaseEntry,
 )
-from chroma_async_local.collection_store import CollectionStore, StoreRows
+from chroma_async_local.collection_store import CollectionStore, StoreRows, WritePlan
 from chroma_async_local.index_settings import IndexSettings
 from chroma_async_local.locks import ReadWriteLock
 
@@ -130,7 +132,9 @@ from chroma_async_local.sqlite_storage import (
     CollectionRow,
     Counters,
     DatabaseRow,
+    PreparedWrite,
     SqliteStorage,
+    check_text,
     encode_metadata,
 )
 
@@ -200,18 +204,6 @@ def _positive_int(name: str, value: object, *, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise InvalidArgumentError(f"expected {name} to be an int >= {minimum}, got {value!r}")
     return value
-
-
-def _check_text(*values: str | None) -> None:
-    """Reject text SQLite cannot store (lone surrogates) before anything changes."""
-    for value in values:
-        if value is not None:
-            try:
-                value.encode("utf-8")
-            except UnicodeEncodeError as exc:
-                raise InvalidArgumentError(
-                    f"{value!r:.80} cannot be stored: it is not valid Unicode text ({exc})"
-                ) from None
 
 
 def _where(where: dict[str, Any] | None) -> WhereNode | None:
@@ -298,6 +290,10 @@ class _SnapshotWriter:
         self._thread.join()
 
     def _run(self) -> None:
+        if sys.platform.startswith("linux"):
+            # Linux nices threads one by one: snapshots yield the CPU to requests.
+            with contextlib.suppress(OSError):
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
         while True:
             job = self._jobs.get()
             try:
@@ -827,7 +823,7 @@ class PersistentTransport:
     # --- tenants and databases ---------------------------------------------------------
 
     async def _create_tenant(self, op: CreateTenant) -> None:
-        _check_text(op.name)
+        check_text(op.name)
         await self._change_catalog(
             lambda: self._catalog.create_tenant(op.name),
             lambda storage, _: storage.create_tenant(op.name),
@@ -838,7 +834,7 @@ class PersistentTransport:
         return await self._read_catalog(lambda: self._catalog.get_tenant(op.name))
 
     async def _create_database(self, op: CreateDatabase) -> None:
-        _check_text(op.tenant, op.name)
+        check_text(op.tenant, op.name)
         await self._change_catalog(
             lambda: self._catalog.create_database(op.tenant, op.name),
             lambda storage, db: storage.create_database(
@@ -888,7 +884,7 @@ class PersistentTransport:
         )
 
     async def _create_collection(self, op: CreateCollection) -> CollectionModel:
-        _check_text(op.tenant, op.database, op.name)
+        check_text(op.tenant, op.database, op.name)
         encode_metadata(op.metadata, f"collection {op.name!r}")  # storable, or raise now
 
         def persist(storage: SqliteStorage, result: tuple[CollectionEntry, bool]) -> int | None:
@@ -934,7 +930,7 @@ class PersistentTransport:
         self._forget([entry.id])
 
     async def _modify_collection(self, op: ModifyCollection) -> None:
-        _check_text(op.new_name)
+        check_text(op.new_name)
         if op.new_metadata is not None:
             encode_metadata(op.new_metadata, f"collection {op.new_name!r}")
 
@@ -1029,11 +1025,9 @@ class PersistentTransport:
                 # finishes even if its caller is cancelled: never half.
                 await anyio.lowlevel.checkpoint_if_cancelled()
                 with anyio.CancelScope(shield=True):
-                    await self._in_thread(
-                        self._write_sync, entry, durable, op, where, where_document
-                    )
+                    await self._write_locked(entry, durable, op, where, where_document)
 
-    def _write_sync(
+    async def _write_locked(
         self,
         entry: CollectionEntry,
         durable: _Durable,
@@ -1041,29 +1035,38 @@ class PersistentTransport:
         where: WhereNode | None,
         where_document: DocNode | None,
     ) -> None:
+        """One write, under the collection's write lock (no reader sees it half-done).
+
+        The write is resolved and encoded first (bad input raises here, nothing written);
+        then the SQLite commit and the in-memory apply run at the same time, in two worker
+        threads — the commit mostly waits on fsync, the apply on usearch — and the caller
+        is answered once both are done. Should the commit fail, memory is ahead of disk:
+        the transport goes out of service, and reopening reads the disk."""
         store = entry.store
-        plan = plan_write(store, op, where, where_document)
-        if plan.is_empty:
-            return
-        before = Counters(
-            next_slot=store.next_slot,
-            next_key=store.next_key,
-            count=store.count,
-            dimension=store.dimension,
+        prepared = await self._in_thread(
+            self._prepare_write, store, durable, op, where, where_document
         )
-        seq = durable.seq + 1
-        try:
-            after = self._db.commit_plan(durable.num, seq, plan, before)
-        except InvalidArgumentError:
-            raise  # found before anything was committed
-        except BaseException as exc:
-            # The outcome of a failed COMMIT is not certain: reopening tells.
-            raise self._fail(f"writing to collection {entry.name!r}", exc) from exc
-        durable.seq = seq
-        try:
-            store.apply(plan)
-        except BaseException as exc:
-            raise self._fail(f"applying a committed write to {entry.name!r}", exc) from exc
+        if prepared is None:
+            return
+        plan, write = prepared
+        failures: dict[str, BaseException] = {}
+
+        async def run(name: str, func: Callable[..., Any], *args: Any) -> None:
+            try:
+                await self._in_thread(func, *args)
+            except BaseException as exc:  # recorded, then raised below once both are done
+                failures[name] = exc
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(run, "commit", self._db.commit, write)
+            group.start_soon(run, "apply", store.apply, plan)
+        if "commit" in failures:
+            # Not acknowledged; whether it reached the disk is not certain: reopening tells.
+            raise self._fail(f"writing to collection {entry.name!r}", failures["commit"])
+        durable.seq = write.seq
+        if "apply" in failures:
+            raise self._fail(f"applying a committed write to {entry.name!r}", failures["apply"])
+        after = write.after
         if (store.count, store.next_slot, store.next_key) != (
             after.count,
             after.next_slot,
@@ -1079,7 +1082,26 @@ class PersistentTransport:
             )
         durable.changes += len(plan.slots) + len(plan.deleted)
         if self._wants_snapshot(durable, store):
-            self._capture_and_submit(entry, durable)
+            await self._in_thread(self._capture_and_submit, entry, durable)
+
+    def _prepare_write(
+        self,
+        store: CollectionStore,
+        durable: _Durable,
+        op: WriteOperation,
+        where: WhereNode | None,
+        where_document: DocNode | None,
+    ) -> tuple[WritePlan, PreparedWrite] | None:
+        plan = plan_write(store, op, where, where_document)
+        if plan.is_empty:
+            return None
+        before = Counters(
+            next_slot=store.next_slot,
+            next_key=store.next_key,
+            count=store.count,
+            dimension=store.dimension,
+        )
+        return plan, self._db.prepare_write(durable.num, durable.seq + 1, plan, before)
 
     async def _get_records(self, op: GetRecords) -> GetResponse:
         store = self._entry(op).store

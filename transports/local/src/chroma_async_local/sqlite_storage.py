@@ -59,7 +59,9 @@ __all__ = [
     "Counters",
     "DatabaseRow",
     "PinnedCollection",
+    "PreparedWrite",
     "SqliteStorage",
+    "check_text",
 ]
 
 DATABASE_FILE = "chroma-async.sqlite3"
@@ -166,6 +168,19 @@ class Counters(msgspec.Struct, frozen=True, kw_only=True):
     dimension: int | None
 
 
+class PreparedWrite(msgspec.Struct, frozen=True, kw_only=True):
+    """A write encoded for SQLite (``prepare_write``), ready to ``commit``; ``after`` holds
+    the store's counters once the write is applied."""
+
+    num: int
+    seq: int
+    deleted: list[tuple[int]]
+    full_rows: list[tuple[Any, ...]]
+    partial_rows: list[tuple[Any, ...]]
+    touched: list[tuple[int, int, int]]
+    after: Counters
+
+
 def rid_base(num: int) -> int:
     return num << SLOT_BITS
 
@@ -184,6 +199,18 @@ def decode_metadata(blob: bytes | None) -> Metadata | None:
         return None
     value: Metadata = _metadata_decoder.decode(blob)
     return value
+
+
+def check_text(*values: str | None) -> None:
+    """Reject text SQLite cannot store as UTF-8 (lone surrogates), naming it."""
+    for value in values:
+        if value is not None:
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise InvalidArgumentError(
+                    f"{value!r:.80} cannot be stored: it is not valid Unicode text ({exc})"
+                ) from None
 
 
 def _encode_configuration(configuration: dict[str, Any]) -> bytes:
@@ -465,10 +492,10 @@ class SqliteStorage:
 
     # --- records -----------------------------------------------------------------------
 
-    def commit_plan(self, num: int, seq: int, plan: WritePlan, before: Counters) -> Counters:
-        """Write ``plan`` (a write resolved against a store whose counters are ``before``)
-        as write number ``seq`` of collection ``num``, in one transaction; returns the
-        store's counters after ``apply(plan)``."""
+    def prepare_write(self, num: int, seq: int, plan: WritePlan, before: Counters) -> PreparedWrite:
+        """Encode ``plan`` (a write resolved against a store whose counters are ``before``)
+        as write number ``seq`` of collection ``num``. Raises ``InvalidArgumentError`` for
+        anything that cannot be stored, before anything is written anywhere."""
         base = rid_base(num)
         slots = plan.slots.tolist()
         keys = plan.keys.tolist()
@@ -483,6 +510,7 @@ class SqliteStorage:
                 slots, keys, plan.ids, plan.metadatas, plan.documents, plan.uris, strict=True
             ):
                 blob = encode_metadata(metadata, f"record {record_id!r}")
+                check_text(record_id, document, uri)
                 if key >= 0:
                     embedding = buffer[row * width : (row + 1) * width]
                     row += 1
@@ -498,39 +526,49 @@ class SqliteStorage:
             count=before.count + sum(1 for s in slots if s >= before.next_slot) - len(deleted),
             dimension=plan.dimension if plan.dimension is not None else before.dimension,
         )
-        try:
-            with self._locked_transaction() as con:
-                if deleted:
-                    con.executemany(
-                        "DELETE FROM records WHERE rid = ?", [(base + s,) for s in deleted]
-                    )
-                if full_rows:
-                    con.executemany(
-                        "INSERT OR REPLACE INTO records"
-                        " (rid, id, key, embedding, metadata, document, uri)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        full_rows,
-                    )
-                if partial_rows:
-                    con.executemany(
-                        "UPDATE records SET metadata = ?, document = ?, uri = ? WHERE rid = ?",
-                        partial_rows,
-                    )
+        return PreparedWrite(
+            num=num,
+            seq=seq,
+            deleted=[(base + s,) for s in deleted],
+            full_rows=full_rows,
+            partial_rows=partial_rows,
+            touched=touched,
+            after=after,
+        )
+
+    def commit(self, write: PreparedWrite) -> None:
+        """Write a prepared write in one transaction; returns once it is committed."""
+        after = write.after
+        with self._locked_transaction() as con:
+            if write.deleted:
+                con.executemany("DELETE FROM records WHERE rid = ?", write.deleted)
+            if write.full_rows:
                 con.executemany(
-                    "INSERT OR IGNORE INTO changes (num, seq, slot) VALUES (?, ?, ?)", touched
+                    "INSERT OR REPLACE INTO records"
+                    " (rid, id, key, embedding, metadata, document, uri)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    write.full_rows,
                 )
-                con.execute(
-                    "UPDATE collections SET dimension = ?, next_slot = ?, next_key = ?,"
-                    " count = ?, seq = ? WHERE num = ?",
-                    (after.dimension, after.next_slot, after.next_key, after.count, seq, num),
+            if write.partial_rows:
+                con.executemany(
+                    "UPDATE records SET metadata = ?, document = ?, uri = ? WHERE rid = ?",
+                    write.partial_rows,
                 )
-        except UnicodeEncodeError as exc:
-            # Raised while binding, before anything was committed (the transaction rolled
-            # back): bad input, not a storage failure.
-            raise InvalidArgumentError(
-                f"a document, uri or id cannot be stored as UTF-8 text: {exc}"
-            ) from exc
-        return after
+            con.executemany(
+                "INSERT OR IGNORE INTO changes (num, seq, slot) VALUES (?, ?, ?)", write.touched
+            )
+            con.execute(
+                "UPDATE collections SET dimension = ?, next_slot = ?, next_key = ?,"
+                " count = ?, seq = ? WHERE num = ?",
+                (
+                    after.dimension,
+                    after.next_slot,
+                    after.next_key,
+                    after.count,
+                    write.seq,
+                    write.num,
+                ),
+            )
 
     def load_rows(self, row: CollectionRow) -> StoreRows:
         """Every record of a collection, in slot order, with its stored counters."""
