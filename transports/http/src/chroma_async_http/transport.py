@@ -122,6 +122,22 @@ CANNOT_FORK = (
 """The message of the InternalError a fork raises on a single-node server."""
 
 
+class _Where:
+    """``"METHOD /path"`` for messages, formatted only when a message is made."""
+
+    __slots__ = ("method", "path")
+
+    def __init__(self, method: str, path: str) -> None:
+        self.method = method
+        self.path = path
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path}"
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)
+
+
 def _segment(value: str) -> str:
     """One path segment, percent-encoded (names are validated by the core or the server)."""
     return quote(str(value), safe="")
@@ -216,6 +232,17 @@ class HttpTransport:
         if api_key is not None:
             request_headers["x-chroma-token"] = api_key
         self._headers = request_headers
+        # per request: on a session of ours the headers above are the session's defaults and
+        # only a body's Content-Type is added; a user's session gets them all each time
+        self._plain_headers: dict[str, str] | None = None
+        self._body_headers: dict[str, str] = {"Content-Type": _JSON}
+        if session is not None:
+            self._plain_headers = dict(request_headers)
+            self._body_headers = {**request_headers, "Content-Type": _JSON}
+        # parsed request URLs by API path: aiohttp reads a URL's parts on every request and
+        # yarl computes each once per URL object
+        self._urls: dict[str, URL] = {}
+        self._collection_paths: dict[tuple[str, str, uuid.UUID], str] = {}
         self._client_timeout = _client_timeout(self._timeout)
         self._session: aiohttp.ClientSession | None = None
         self._capabilities: Capabilities | None = None
@@ -322,6 +349,7 @@ class HttpTransport:
         )
         session = aiohttp.ClientSession(
             connector=connector,
+            headers=self._headers,
             timeout=self._client_timeout,
             raise_for_status=False,
             trust_env=False,
@@ -351,7 +379,8 @@ class HttpTransport:
             )
         if self._capabilities is None and not self._closed:
             await self.open()
-        return cast(R, await handler(self, op))
+        result: R = await handler(self, op)
+        return result
 
     # --- one request ------------------------------------------------------------------
 
@@ -371,21 +400,25 @@ class HttpTransport:
         the server does not offer this request (501, or no such route).
         """
         session = self._session
-        where = f"{method} {path}"
+        where = _Where(method, path)
         if session is None or self._closed:
             if self._closed:
                 raise errors.ClientClosedError(f"{self!r} was closed; create a new client")
             raise errors.TransportError(f"{self!r} is not open; await open() first")
-        headers = self._headers
         data: bytes | None = None
-        if body is not None:
+        if body is None:
+            headers = self._plain_headers
+        else:
             data = wire.ENCODER.encode(body)
-            headers = {**headers, "Content-Type": _JSON}
-        url = URL(self._api + path, encoded=True)
+            headers = self._body_headers
+        url = self._urls.get(path)
+        if url is None:
+            url = self._url_of(path)
         timeout, client_timeout = self._timeout, self._client_timeout
         override = current_call_timeout()
         if override is not None:
             timeout, client_timeout = override, _client_timeout(override)
+        retry_after: str | None = None
         try:
             async with session.request(
                 method,
@@ -398,7 +431,8 @@ class HttpTransport:
             ) as response:
                 raw = await response.read()
                 status = response.status
-                retry_after = response.headers.get("Retry-After")
+                if status >= 300:
+                    retry_after = response.headers.get("Retry-After")
         except asyncio.CancelledError as exc:
             # aclose() while in flight: aiohttp cancels the futures of the closed connections
             # and of the pool's waiters, though nobody cancelled this task
@@ -461,15 +495,23 @@ class HttpTransport:
             return self._decode(raw, kind, where)
         raise self._server_error(status, raw, retry_after, where, unsupported)
 
+    def _url_of(self, path: str) -> URL:
+        url = URL(self._api + path, encoded=True)
+        if len(self._urls) >= 4096:  # a client that touched very many collections
+            self._urls.clear()
+        self._urls[path] = url
+        return url
+
     def _raise_if_closed(self, exc: BaseException) -> None:
         if self._closed:
             raise errors.ClientClosedError(
                 f"{self!r} was closed while a request was in flight"
             ) from exc
 
-    def _decode(self, raw: bytes, kind: type[T], where: str) -> T:
+    def _decode(self, raw: bytes, kind: type[T], where: _Where) -> T:
         try:
-            return cast(T, wire.decoder_for(kind).decode(raw))
+            decoded: T = wire.decoder_for(kind).decode(raw)
+            return decoded
         except msgspec.ValidationError as exc:
             raise mark_permanent(
                 errors.VersionMismatchError(
@@ -492,7 +534,7 @@ class HttpTransport:
         status: int,
         raw: bytes,
         retry_after: str | None,
-        where: str,
+        where: _Where,
         unsupported: str | None = None,
     ) -> errors.ChromaError:
         text = raw[:300].decode("utf-8", "replace").strip()
@@ -541,7 +583,13 @@ class HttpTransport:
         return _database_path(tenant, database)
 
     def _records(self, op: ops.RecordOperation[Any], action: str = "") -> str:
-        path = f"{self._db(op.tenant, op.database)}/collections/{op.collection_id}"
+        key = (op.tenant, op.database, op.collection_id)
+        path = self._collection_paths.get(key)
+        if path is None:
+            if len(self._collection_paths) >= 4096:
+                self._collection_paths.clear()
+            path = f"{self._db(op.tenant, op.database)}/collections/{op.collection_id}"
+            self._collection_paths[key] = path
         return f"{path}/{action}" if action else path
 
     async def _heartbeat(self, op: ops.Heartbeat) -> int:

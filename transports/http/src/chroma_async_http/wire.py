@@ -229,6 +229,6 @@ def to_float32_matrix(rows: list[list[float]]) -> Float32Array:
 
 def to_float32_vector(values: list[float | None]) -> Float32Array:
     """Distances as a float32 array; a distance the server left null becomes NaN."""
-    if any(v is None for v in values):
+    if None in values:
         values = [float("nan") if v is None else v for v in values]
     return np.asarray(values, dtype=np.float32)
