@@ -9,19 +9,24 @@ first. In the directory::
     chroma-async.lock                 held by the one process that has it open (``path_lock``)
     snapshots/<collection uuid>/...   what makes reopening fast (see ``snapshots``)
 
-**Write path.** Under the collection's write lock, in a worker thread: the write is
-resolved against the store (``plan_write``), committed to SQLite in one transaction, and
-only then applied to the store. The caller is answered after both; a batch is on disk whole
-or not at all, and a write that has started finishes even if its caller is cancelled
-(shielded). A failure after the commit (which would leave memory behind the disk) puts the
-transport out of service: every later call says to reopen, and reopening reads the disk.
+**Write path.** Under the collection's write lock: the write is resolved against the
+store (``plan_write``) and encoded, in a worker thread — bad input is rejected here, with
+nothing written. Then two worker threads run at once: one commits the write to SQLite in
+one transaction (``synchronous=FULL``: on disk when it returns), the other applies it to
+the in-memory store. No reader sees either until both are done, and the caller is
+answered only then: an acknowledged write is on disk, and a batch is on disk whole or not
+at all. A write that has started finishes even if its caller is cancelled (shielded).
+Should the commit fail (memory is then ahead of the disk), the transport goes out of
+service: every later call says to reopen, and reopening reads the disk.
 
 **Snapshots.** After enough writes to a collection (``snapshot_min_changes`` records, and
-at least ``snapshot_ratio`` of its size), the write that crosses the threshold captures the
-store's rows and saves its usearch index, still under the lock; one background thread
-writes the rest (atomically: temporary directory, fsync, rename), then tells SQLite that
-the changes it covers need not be kept. Closing snapshots every collection written since
-its last snapshot, so a clean reopen replays nothing.
+at least ``snapshot_ratio`` of its size), the write that crosses the threshold, still
+under the lock, pins a SQLite read transaction at its commit (WAL keeps later commits
+invisible to it) and serialises the usearch index. One background thread, at low CPU
+priority, then reads the records through the pinned transaction and writes the snapshot
+atomically (temporary directory, fsync, rename), and tells SQLite that the changes it
+covers need not be kept. Closing snapshots every collection written since its last
+snapshot, so a clean reopen replays nothing.
 
 **Opening** reads the catalog from SQLite and, per collection, loads its newest valid
 snapshot (the index memory-mapped), re-reads only the records written after it, and checks
