@@ -13,7 +13,14 @@ every client (seeded clustered vectors with metadata, :mod:`bench_data`), in one
 The bare loop posts the same payloads a client would (embeddings as base64 for writes,
 lists for queries) with one pooled aiohttp session and decodes the JSON answers untyped.
 
+Fairness on a shared machine: the server is warmed up first (a throw-away collection is
+written and queried), each query phase starts with ``--warmup`` untimed queries, the data
+set is frozen out of the garbage collector's view (``gc.freeze``) so that no client pays for
+scanning it, and with ``--rounds N`` every client is measured N times, the order of the
+clients rotating from round to round; the table shows the median of the rounds.
+
     python benchmarks/bench_http.py                      # 20,000 × 384, 1,000 queries
+    python benchmarks/bench_http.py --rounds 3           # medians of 3 rotated rounds
     python benchmarks/bench_http.py --records 2000 --queries 200   # a quick look
 """
 
@@ -21,7 +28,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
+import statistics
 import sys
 import time
 import uuid
@@ -60,7 +69,10 @@ async def run_queries(
     query: Callable[[np.ndarray[Any, Any]], Awaitable[Any]],
     queries: np.ndarray[Any, Any],
     concurrency: int,
+    warmup: int = 0,
 ) -> dict[str, float]:
+    for i in range(min(warmup, len(queries))):
+        await query(queries[i : i + 1])
     latencies: list[float] = []
     semaphore = asyncio.Semaphore(concurrency)
 
@@ -101,7 +113,7 @@ async def run_writes(
 
 async def bench_chroma_async(url: str, data: Dataset, args: argparse.Namespace) -> dict[str, Any]:
     results: dict[str, Any] = {}
-    ids, metadatas = data.ids, data.metadatas()
+    ids, metadatas = data.ids, list[Any](data.metadatas())
     for mode, concurrency in (("sequential", 1), ("concurrent", args.write_concurrency)):
         async with chroma_async.connect(
             url, max_batch_size=args.batch, write_concurrency=concurrency
@@ -121,7 +133,9 @@ async def bench_chroma_async(url: str, data: Dataset, args: argparse.Namespace) 
                     return await collection.query(query_embeddings=row, n_results=10)
 
                 for label, concurrency_q in (("query_1", 1), ("query_n", args.concurrency)):
-                    results[label] = await run_queries(query, data.queries, concurrency_q)
+                    results[label] = await run_queries(
+                        query, data.queries, concurrency_q, args.warmup
+                    )
             await client.delete_collection(name)
     return results
 
@@ -148,7 +162,7 @@ async def bench_chromadb(url: str, data: Dataset, args: argparse.Namespace) -> d
                 return await collection.query(query_embeddings=row, n_results=10)
 
             for label, concurrency_q in (("query_1", 1), ("query_n", args.concurrency)):
-                results[label] = await run_queries(query, data.queries, concurrency_q)
+                results[label] = await run_queries(query, data.queries, concurrency_q, args.warmup)
         await client.delete_collection(name)
     return results
 
@@ -192,7 +206,9 @@ async def bench_bare(url: str, data: Dataset, args: argparse.Namespace) -> dict[
                         return decode(await response.read())
 
                 for label, concurrency_q in (("query_1", 1), ("query_n", args.concurrency)):
-                    results[label] = await run_queries(query, data.queries, concurrency_q)
+                    results[label] = await run_queries(
+                        query, data.queries, concurrency_q, args.warmup
+                    )
             async with session.delete(f"{api}/collections/{name}") as response:
                 await response.read()
     return results
@@ -204,7 +220,8 @@ async def bench_bare(url: str, data: Dataset, args: argparse.Namespace) -> dict[
 def report(all_results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
     lines = [
         f"{args.records:,} × {args.dim} records (batches of {args.batch}), "
-        f"{args.queries:,} queries, one chroma run",
+        f"{args.queries:,} queries, one chroma run"
+        + (f", medians of {args.rounds} rounds" if args.rounds > 1 else ""),
         "",
         f"| client | add seq rec/s | add ×{args.write_concurrency} rec/s | CPU s/1k rec "
         f"| q/s ×1 | p50 ms | p99 ms | CPU s/1k q | q/s ×{args.concurrency} | p50 ms | p99 ms "
@@ -241,15 +258,61 @@ def report(all_results: dict[str, dict[str, Any]], args: argparse.Namespace) -> 
     return "\n".join(lines)
 
 
-async def main_async(args: argparse.Namespace, url: str) -> dict[str, dict[str, Any]]:
+async def warm_up_server(url: str, data: Dataset) -> None:
+    """Write and query a throw-away collection: the first writes to a fresh server are slower."""
+    api = f"{url}/api/v2/tenants/default_tenant/databases/default_database"
+    encode, decode = msgspec.json.encode, msgspec.json.decode
+    headers = {"Content-Type": "application/json"}
+    count = min(len(data.ids), 2_000)
+    async with aiohttp.ClientSession() as session:
+        name = f"bench-warmup-{uuid.uuid4().hex[:8]}"
+        async with session.post(
+            f"{api}/collections", data=encode({"name": name}), headers=headers
+        ) as response:
+            records = f"{api}/collections/{decode(await response.read())['id']}"
+        for start in range(0, count, 500):
+            part = slice(start, min(start + 500, count))
+            body = {"ids": data.ids[part], "embeddings": embeddings_to_base64(data.vectors[part])}
+            async with session.post(f"{records}/add", data=encode(body), headers=headers) as r:
+                await r.read()
+                r.raise_for_status()
+        for row in data.queries[:50]:
+            body = {"query_embeddings": [row.tolist()], "n_results": 10}
+            async with session.post(f"{records}/query", data=encode(body), headers=headers) as r:
+                await r.read()
+        async with session.delete(f"{api}/collections/{name}") as response:
+            await response.read()
+
+
+def median_of_rounds(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each figure of a client's results, the median over the rounds."""
+    first = rounds[0]
+    return {
+        phase: {key: statistics.median(r[phase][key] for r in rounds) for key in first[phase]}
+        for phase in first
+    }
+
+
+async def main_async(
+    args: argparse.Namespace, url: str
+) -> tuple[dict[str, dict[str, Any]], dict[str, list[dict[str, Any]]]]:
     spec = DatasetSpec(n=args.records, dim=args.dim, queries=args.queries)
     data = load_or_make(spec, verbose=True)
+    # the data set lives for the whole run: keep the collector from scanning it again and
+    # again, at the expense of whichever client happens to be running
+    gc.collect()
+    gc.freeze()
     benches = {"chroma-async": bench_chroma_async, "chromadb": bench_chromadb, "bare": bench_bare}
-    results: dict[str, dict[str, Any]] = {}
-    for name in args.clients:
-        print(f"running {name} ...", file=sys.stderr, flush=True)
-        results[name] = await benches[name](url, data, args)
-    return results
+    print("warming up the server ...", file=sys.stderr, flush=True)
+    await warm_up_server(url, data)
+    rounds: dict[str, list[dict[str, Any]]] = {name: [] for name in args.clients}
+    for round_index in range(args.rounds):
+        shift = round_index % len(args.clients)
+        for name in args.clients[shift:] + args.clients[:shift]:
+            print(f"round {round_index + 1}: running {name} ...", file=sys.stderr, flush=True)
+            rounds[name].append(await benches[name](url, data, args))
+            gc.collect()
+    return {name: median_of_rounds(results) for name, results in rounds.items()}, rounds
 
 
 def main() -> None:
@@ -260,6 +323,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1_000)
     parser.add_argument("--write-concurrency", type=int, default=4)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=1, help="rounds, client order rotated")
+    parser.add_argument("--warmup", type=int, default=20, help="untimed queries per phase")
     parser.add_argument("--url", help="an existing server (default: start chroma run)")
     parser.add_argument(
         "--clients", nargs="+", default=["chroma-async", "chromadb", "bare"],
@@ -269,15 +334,15 @@ def main() -> None:
     args = parser.parse_args()
     quiet_library_logging()
     if args.url:
-        results = asyncio.run(main_async(args, args.url))
+        results, rounds = asyncio.run(main_async(args, args.url))
     else:
         with chroma_run(allow_reset=False) as server:
-            results = asyncio.run(main_async(args, server.url))
+            results, rounds = asyncio.run(main_async(args, server.url))
     print(report(results, args))
     if args.json:
         args.json.write_text(
             json.dumps({"machine": machine_info(), "args": vars(args) | {"json": None},
-                        "results": results}, indent=2, default=str)
+                        "results": results, "rounds": rounds}, indent=2, default=str)
         )  # fmt: skip
 
 
