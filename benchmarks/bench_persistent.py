@@ -33,6 +33,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -211,7 +212,11 @@ print(t1 - t0, t1 - started, result["ids"][0][0])
 """
 
 
-def _reopen_once(script: str, db: Path, query_file: Path) -> tuple[float, float, float] | None:
+def _reopen_once(
+    script: str, db: Path, query_file: Path
+) -> tuple[float, float, float, float] | None:
+    """(wall, client-to-result, start-to-result, CPU seconds of the whole process)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-c", script, str(db), str(query_file)],
@@ -220,11 +225,13 @@ def _reopen_once(script: str, db: Path, query_file: Path) -> tuple[float, float,
         check=False,
     )
     wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - usage.ru_utime) + (after.ru_stime - usage.ru_stime)
     if done.returncode != 0:
         log(done.stderr[-2000:])
         return None
     client_to_result, start_to_result, _ = done.stdout.split()
-    return wall, float(client_to_result), float(start_to_result)
+    return wall, float(client_to_result), float(start_to_result), cpu
 
 
 def reopen(
@@ -232,7 +239,7 @@ def reopen(
 ) -> dict[str, dict[str, Any]]:
     """Reopen each database ``runs`` times, alternating between contenders so that a
     change in the machine's load hits all of them alike; medians."""
-    samples: dict[str, list[tuple[float, float, float]]] = {name: [] for name in contenders}
+    samples: dict[str, list[tuple[float, float, float, float]]] = {name: [] for name in contenders}
     for _ in range(runs):
         for name, (script, db) in contenders.items():
             sample = _reopen_once(script, db, query_file)
@@ -244,10 +251,11 @@ def reopen(
             results[name] = {"error": "every reopen failed"}
             continue
         results[name] = {
-            "process_s": median([w for w, _, _ in found]),
-            "client_to_result_s": median([c for _, c, _ in found]),
-            "start_to_result_s": median([s for _, _, s in found]),
-            "process_all_s": [round(w, 3) for w, _, _ in found],
+            "process_s": median([sample[0] for sample in found]),
+            "client_to_result_s": median([sample[1] for sample in found]),
+            "start_to_result_s": median([sample[2] for sample in found]),
+            "process_cpu_s": median([sample[3] for sample in found]),
+            "process_all_s": [round(sample[0], 3) for sample in found],
             "runs": len(found),
         }
     return results
@@ -371,6 +379,11 @@ def report(results: dict[str, Any]) -> str:
         ".2f",
     )
     row(
+        "reopen: whole process, CPU s (user + sys)",
+        [_get(reopen_ours, "process_cpu_s"), None, _get(reopen_chroma, "process_cpu_s")],
+        ".2f",
+    )
+    row(
         "reopen: client to first result, s",
         [_get(reopen_ours, "client_to_result_s"), None, _get(reopen_chroma, "client_to_result_s")],
         ".3f",
@@ -422,6 +435,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--only", default=",".join(COMPETITORS), help="competitors, comma-separated"
     )
     parser.add_argument("--results-dir", type=Path, default=DEFAULT_RESULTS)
+    parser.add_argument(
+        "--keep-dbs",
+        type=Path,
+        help="keep the databases in this directory (not deleted at the end)",
+    )
+    parser.add_argument(
+        "--reuse-dbs",
+        action="store_true",
+        help="with --keep-dbs: do not ingest again into the databases already there; only "
+        "measure reopening (ingestion figures are then missing)",
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--db", type=Path, help=argparse.SUPPRESS)
@@ -443,7 +467,8 @@ def main(argv: list[str] | None = None) -> int:
         *("--crash-extra", str(args.crash_extra)),
         *(["--documents"] if args.documents else []),
     ]
-    root = Path(tempfile.mkdtemp(prefix="bench-persistent-"))
+    root = args.keep_dbs or Path(tempfile.mkdtemp(prefix="bench-persistent-"))
+    root.mkdir(parents=True, exist_ok=True)
     try:
         runs: dict[str, list[dict[str, Any]]] = {name: [] for name in competitors}
         dbs: dict[str, Path] = {}
@@ -452,10 +477,15 @@ def main(argv: list[str] | None = None) -> int:
             for name in competitors[shift:] + competitors[:shift]:
                 db = root / f"{name}-{rep}"
                 dbs[name] = db
+                if args.reuse_dbs and (db.exists() or name == "memory"):
+                    continue
+                if db.exists():
+                    shutil.rmtree(db)
                 runs[name].append(spawn(name, passthrough, db, f"{rep + 1}/{args.repeat}"))
         results: dict[str, Any] = {
             name: merge([r for r in reps if "error" not in r] or reps)
             for name, reps in runs.items()
+            if reps
         }
         query_file = root / "query.npy"
         np.save(query_file, data.queries[:1])
@@ -468,6 +498,7 @@ def main(argv: list[str] | None = None) -> int:
         results.update(reopen(contenders, query_file, args.reopens))
         if "ours" in dbs:
             crashed = root / "ours-crashed"
+            shutil.rmtree(crashed, ignore_errors=True)
             shutil.copytree(dbs["ours"], crashed)
             spawn("crash-writer", passthrough, crashed, "crash")
             results["reopen_ours_after_crash"] = reopen(
@@ -484,7 +515,8 @@ def main(argv: list[str] | None = None) -> int:
         out.write_text(json.dumps({**results, "table": table}, indent=1))
         log(f"results: {out}")
     finally:
-        shutil.rmtree(root, ignore_errors=True)
+        if args.keep_dbs is None:
+            shutil.rmtree(root, ignore_errors=True)
     return 0
 
 
