@@ -16,6 +16,9 @@ bare index up to the public API:
 6. ``await transport.send(QueryRecords)``: the transport (batching key, lock, thread);
 7. ``await col.query(..., include=["distances"])``: validation and result shaping too.
 
+Then the same layers (but the thread round trip) for all the queries in one call, as the
+batch benchmark sends them.
+
 It reaches into the transport's internals (``_transport``, ``_catalog``), so it is a
 diagnostic for the engine's authors, not an example of the API.
 """
@@ -39,7 +42,10 @@ from bench_local import _ours_client_factory
 K = 10
 
 
-async def breakdown(args: argparse.Namespace) -> list[tuple[str, list[float]]]:
+Rows = list[tuple[str, list[float]]]
+
+
+async def breakdown(args: argparse.Namespace) -> tuple[Rows, Rows]:
     import anyio.to_thread
 
     from chroma_async import operations as ops
@@ -106,7 +112,34 @@ async def breakdown(args: argparse.Namespace) -> list[tuple[str, list[float]]]:
                 if awaited:
                     await _as_awaitable(result)
                 timings[name].append(clock() - start)
-        return list(timings.items())
+        rows = list(timings.items())
+
+        # The same layers for all the queries in one call (the batch benchmark), timed
+        # round-robin a few times; the thread round trip is left out (one per call).
+        batch_op = ops.QueryRecords(
+            **address, query_embeddings=queries, n_results=K, include=("distances",)
+        )
+        batch_layers: list[tuple[str, Callable[[], Any], bool]] = [
+            (f"1 index.search(Q, {K})", lambda: index.search(queries, K), False),
+            (f"2 index.search(Q, {fetch})", lambda: index.search(queries, fetch), False),
+            ("3 store.query", lambda: store.query(queries, K), False),
+            ("4 query_records", lambda: query_records(store, batch_op), False),
+            ("6 transport.send", lambda: transport.send(batch_op), True),
+            (
+                "7 col.query",
+                lambda: col.query(query_embeddings=queries, n_results=K, include=["distances"]),
+                True,
+            ),
+        ]
+        batch_timings: dict[str, list[float]] = {name: [] for name, _, _ in batch_layers}
+        for _ in range(args.batch_repeat):
+            for name, batch_call, awaited in batch_layers:
+                start = clock()
+                result = batch_call()
+                if awaited:
+                    await _as_awaitable(result)
+                batch_timings[name].append(clock() - start)
+        return rows, list(batch_timings.items())
     finally:
         await client.close()
 
@@ -120,9 +153,10 @@ def main() -> int:
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--dim", type=int, default=384)
     parser.add_argument("--queries", type=int, default=1_000)
+    parser.add_argument("--batch-repeat", type=int, default=5, help="timings of each batch layer")
     args = parser.parse_args()
     quiet_library_logging()
-    rows = asyncio.run(breakdown(args))
+    rows, batch_rows = asyncio.run(breakdown(args))
     # What each layer adds to the one it wraps (the thread round trip stands alone).
     wraps = {1: 0, 2: 1, 3: 2, 5: 3, 6: 5}
     p50s = [percentile(seconds, 50) * 1e6 for _, seconds in rows]
@@ -134,6 +168,11 @@ def main() -> int:
             f"{name:28} {p50s[position]:8.0f} {percentile(seconds, 99) * 1e6:8.0f} "
             f"{sum(seconds) / len(seconds) * 1e6:8.0f}  {adds:>14}"
         )
+    print(f"\nall {args.queries:,} queries in one call, median of {args.batch_repeat}:")
+    print(f"{'layer':28} {'ms':>8} {'queries/s':>10}")
+    for name, seconds in batch_rows:
+        took = percentile(seconds, 50)
+        print(f"{name:28} {took * 1e3:8.1f} {args.queries / took:10,.0f}")
     return 0
 
 
