@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 import chromadb
+import chromadb.config
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -18,7 +19,11 @@ from chroma_async.errors import InvalidArgumentError
 
 @pytest.fixture(scope="module")
 def chroma_client() -> Any:
-    return chromadb.EphemeralClient()
+    # the settings every test of this process uses: chromadb keeps one in-process system
+    # and refuses a second with other settings
+    return chromadb.EphemeralClient(
+        settings=chromadb.config.Settings(allow_reset=True, anonymized_telemetry=False)
+    )
 
 
 def chroma_resolves(client: Any, configuration: Any, metadata: Any) -> dict[str, Any]:

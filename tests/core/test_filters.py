@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import chromadb
+import chromadb.config
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -233,7 +234,11 @@ def rejection(call: Any, value: object) -> str | None:
 @pytest.fixture(scope="module")
 def chroma_collection() -> Iterator[Any]:
     """A chromadb collection with a few records, to ask what chromadb accepts."""
-    client = chromadb.EphemeralClient()
+    # the settings every test of this process uses: chromadb keeps one in-process system
+    # and refuses a second with other settings
+    client = chromadb.EphemeralClient(
+        settings=chromadb.config.Settings(allow_reset=True, anonymized_telemetry=False)
+    )
     name = f"filters-{uuid.uuid4().hex[:12]}"
     collection = client.create_collection(name, embedding_function=None)
     collection.add(

@@ -12,6 +12,7 @@ from typing import Any
 
 import chromadb
 import chromadb.api.types as chroma_types
+import chromadb.config
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -40,7 +41,11 @@ from chroma_async.validation import (
 
 @pytest.fixture(scope="module")
 def chroma_client() -> Any:
-    return chromadb.EphemeralClient()
+    # the settings every test of this process uses: chromadb keeps one in-process system
+    # and refuses a second with other settings
+    return chromadb.EphemeralClient(
+        settings=chromadb.config.Settings(allow_reset=True, anonymized_telemetry=False)
+    )
 
 
 def chroma_rejects(call: Any) -> bool:
