@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import os
+import pathlib
 import warnings
 from collections.abc import Awaitable, Callable, Generator
 from types import TracebackType
@@ -524,9 +525,10 @@ def PersistentClient(  # Chroma's name
     # No file-system call here (the constructor runs on the event loop): the transport
     # resolves a relative path when it opens, in a worker thread.
     location = os.fspath(path)
-    if not os.path.isabs(location) and not location.startswith("."):
-        location = "./" + location
-    url = "file:" + location
+    if os.path.isabs(location):
+        url = pathlib.PurePath(location).as_uri()  # file:///abs, percent-encoded
+    else:
+        url = "file:" + (location if location.startswith(".") else "./" + location)
     return connect(url, tenant=tenant, database=database, settings=settings, **transport_options)
 
 
