@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -65,6 +65,16 @@ class _Records:
         self.metadatas = metadatas
         self.documents = documents
         self.uris = uris
+
+    def fields(self) -> dict[str, Any]:
+        """The write's columns as keyword arguments of a record operation."""
+        return {
+            "ids": self.ids,
+            "embeddings": self.embeddings,
+            "metadatas": self.metadatas,
+            "documents": self.documents,
+            "uris": self.uris,
+        }
 
     def slice(self, start: int, stop: int) -> _Records:
         def cut(column: list[Any] | None) -> list[Any] | None:
@@ -240,18 +250,7 @@ class AsyncCollection:
         records = await self._prepare(
             "add", ids, embeddings, metadatas, documents, images, uris, need_embeddings=True
         )
-        assert records.embeddings is not None
-        await self._write(
-            records,
-            lambda r: ops.AddRecords(
-                **self._address(),
-                ids=r.ids,
-                embeddings=_required(r.embeddings),
-                metadatas=r.metadatas,
-                documents=r.documents,
-                uris=r.uris,
-            ),
-        )
+        await self._write(records, ops.AddRecords)
 
     async def upsert(
         self,
@@ -274,17 +273,7 @@ class AsyncCollection:
             need_embeddings=True,
             allow_none_values=True,
         )
-        await self._write(
-            records,
-            lambda r: ops.UpsertRecords(
-                **self._address(),
-                ids=r.ids,
-                embeddings=_required(r.embeddings),
-                metadatas=r.metadatas,
-                documents=r.documents,
-                uris=r.uris,
-            ),
-        )
+        await self._write(records, ops.UpsertRecords)
 
     async def update(
         self,
@@ -309,17 +298,7 @@ class AsyncCollection:
             need_embeddings=False,
             allow_none_values=True,
         )
-        await self._write(
-            records,
-            lambda r: ops.UpdateRecords(
-                **self._address(),
-                ids=r.ids,
-                embeddings=r.embeddings,
-                metadatas=r.metadatas,
-                documents=r.documents,
-                uris=r.uris,
-            ),
-        )
+        await self._write(records, ops.UpdateRecords)
 
     async def delete(
         self,
@@ -453,7 +432,9 @@ class AsyncCollection:
         return _Records(valid_ids, valid_embeddings, valid_metadatas, valid_documents, valid_uris)
 
     async def _write(
-        self, records: _Records, build: Callable[[_Records], ops.Operation[None]]
+        self,
+        records: _Records,
+        operation: type[ops.AddRecords | ops.UpsertRecords | ops.UpdateRecords],
     ) -> None:
         """Send ``records`` in batches of the transport's size, a bounded number at once.
 
@@ -465,7 +446,7 @@ class AsyncCollection:
         size = max(1, capabilities.max_batch_size)
         total = len(records.ids)
         if total <= size:
-            await self._client._send(build(records))
+            await self._client._send(operation(**self._address(), **records.fields()))
             return
         bounds = [(start, min(start + size, total)) for start in range(0, total, size)]
         written = [False] * len(bounds)
@@ -475,7 +456,8 @@ class AsyncCollection:
             # workers take batches in order, so with one worker the batches go in order
             for index in pending:
                 start, stop = bounds[index]
-                await self._client._send(build(records.slice(start, stop)))
+                batch = records.slice(start, stop)
+                await self._client._send(operation(**self._address(), **batch.fields()))
                 written[index] = True
 
         workers = min(len(bounds), max(1, capabilities.max_write_concurrency))
@@ -516,11 +498,6 @@ def _first_error(exc: BaseException) -> BaseException:
         exc = inner[0]
         inner = getattr(exc, "exceptions", None)
     return exc
-
-
-def _required(embeddings: Float32Array | None) -> Float32Array:
-    assert embeddings is not None
-    return embeddings
 
 
 def _where(where: object) -> dict[str, Any] | None:
