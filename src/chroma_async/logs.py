@@ -1,10 +1,15 @@
 """Library logging: structlog events carried by the standard library's ``logging``.
 
-The library never configures logging and never prints. Events go to the stdlib logger
-``chroma_async`` (and children such as ``chroma_async.http``) with their structured fields
-(``transport``, ``collection``, ``op``, ``attempt``, ``elapsed_ms``, …) in the record's
-``extra``, so an application that uses structlog's ``ProcessorFormatter`` (or any
-formatter reading record attributes) sees them as fields. Secrets are never a field.
+The library never configures logging and never prints. Events go to stdlib loggers under
+``chroma_async`` (``chroma_async.retry``, ``chroma_async.persistent``, …) with their
+structured fields (``transport``, ``collection``, ``op``, ``attempt``, ``elapsed_ms``, …)
+in the record's ``extra``, so an application that uses structlog's ``ProcessorFormatter``
+(or any formatter reading record attributes) sees them as fields. Secrets are never a
+field.
+
+structlog is imported the first time an event is actually emitted (its level enabled):
+importing it costs ~70 ms, which a short-lived process opening a database should not pay
+for logging it never does.
 """
 
 from __future__ import annotations
@@ -12,22 +17,52 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import structlog
-
-__all__ = ["get_logger"]
-
-_PROCESSORS: list[Any] = [
-    structlog.stdlib.filter_by_level,
-    structlog.stdlib.render_to_log_kwargs,
-]
+__all__ = ["Logger", "get_logger"]
 
 
-def get_logger(name: str = "chroma_async", **initial: Any) -> structlog.stdlib.BoundLogger:
-    """A structlog logger bound to ``initial`` fields, writing to stdlib logger ``name``."""
-    logger: structlog.stdlib.BoundLogger = structlog.wrap_logger(
-        logging.getLogger(name),
-        processors=_PROCESSORS,
-        wrapper_class=structlog.stdlib.BoundLogger,
-        **initial,
-    )
-    return logger
+class Logger:
+    """A structlog ``BoundLogger`` over a stdlib logger, built on first use."""
+
+    __slots__ = ("_bound", "_initial", "_stdlib")
+
+    def __init__(self, stdlib: logging.Logger, initial: dict[str, Any]) -> None:
+        self._stdlib = stdlib
+        self._initial = initial
+        self._bound: Any = None
+
+    def bind(self, **fields: Any) -> Logger:
+        return Logger(self._stdlib, {**self._initial, **fields})
+
+    def debug(self, event: str, **fields: Any) -> None:
+        self._emit(logging.DEBUG, "debug", event, fields)
+
+    def info(self, event: str, **fields: Any) -> None:
+        self._emit(logging.INFO, "info", event, fields)
+
+    def warning(self, event: str, **fields: Any) -> None:
+        self._emit(logging.WARNING, "warning", event, fields)
+
+    def error(self, event: str, **fields: Any) -> None:
+        self._emit(logging.ERROR, "error", event, fields)
+
+    def _emit(self, level: int, method: str, event: str, fields: dict[str, Any]) -> None:
+        if not self._stdlib.isEnabledFor(level):
+            return
+        if self._bound is None:
+            import structlog
+
+            self._bound = structlog.wrap_logger(
+                self._stdlib,
+                processors=[
+                    structlog.stdlib.filter_by_level,
+                    structlog.stdlib.render_to_log_kwargs,
+                ],
+                wrapper_class=structlog.stdlib.BoundLogger,
+                **self._initial,
+            )
+        getattr(self._bound, method)(event, **fields)
+
+
+def get_logger(name: str = "chroma_async", **initial: Any) -> Logger:
+    """A logger bound to ``initial`` fields, writing to the stdlib logger ``name``."""
+    return Logger(logging.getLogger(name), initial)

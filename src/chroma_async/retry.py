@@ -38,7 +38,6 @@ A transport tells the wrapper what it knows about a failure through :func:`mark_
 from __future__ import annotations
 
 import email.utils
-import logging
 import math
 import random
 import time
@@ -48,10 +47,10 @@ from typing import Any, Final, NoReturn, TypeVar
 
 import anyio
 import msgspec
-import structlog
 
 from chroma_async import errors
 from chroma_async import operations as ops
+from chroma_async.logs import get_logger
 from chroma_async.operations import Operation
 from chroma_async.transport import Capabilities, Transport
 
@@ -74,11 +73,7 @@ __all__ = [
 R = TypeVar("R")
 E = TypeVar("E", bound=BaseException)
 
-_log = structlog.wrap_logger(
-    logging.getLogger("chroma_async.retry"),
-    wrapper_class=structlog.stdlib.BoundLogger,
-    processors=[structlog.stdlib.filter_by_level, structlog.stdlib.render_to_log_kwargs],
-)
+_log = get_logger("chroma_async.retry")
 
 
 class RetryPolicy(msgspec.Struct, frozen=True, kw_only=True):
