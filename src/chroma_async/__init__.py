@@ -43,6 +43,8 @@ from chroma_async.errors import (
     VersionMismatchError,
 )
 from chroma_async.operations import DatabaseModel, TenantModel, UserIdentity
+from chroma_async.options import Limits, Timeout
+from chroma_async.retry import RetryPolicy
 from chroma_async.types import Database, GetResult, QueryResult, Tenant
 
 __version__ = "0.1.0"
@@ -70,14 +72,17 @@ __all__ = [
     "InternalError",
     "InvalidArgumentError",
     "InvalidUUIDError",
+    "Limits",
     "NotFoundError",
     "PersistentClient",
     "QueryResult",
     "QuotaError",
     "RateLimitError",
+    "RetryPolicy",
     "Settings",
     "Tenant",
     "TenantModel",
+    "Timeout",
     "TimeoutError",
     "TransportError",
     "TransportNotInstalledError",
