@@ -53,7 +53,7 @@ from chroma_async.filters import And, Compare, DocText, Or
 from chroma_async.types import Metadata, UpdateMetadata
 from chroma_async_local.document_text import DocumentColumn
 from chroma_async_local.index_settings import IndexSettings
-from chroma_async_local.metadata_columns import MetadataColumns
+from chroma_async_local.metadata_columns import MetadataColumns, grown
 
 __all__ = ["CollectionStore", "QueryHits", "StoreRows", "WritePlan"]
 
@@ -228,13 +228,16 @@ class CollectionStore:
             return
         capacity = max(needed, 1024, self._capacity + self._capacity // 2)
         extra = capacity - self._capacity
-        self._alive = np.concatenate([self._alive, np.zeros(extra, dtype=np.bool_)])
-        self._keys = np.concatenate([self._keys, np.full(extra, -1, dtype=np.int64)])
-        self._norms = np.concatenate([self._norms, np.zeros(extra, dtype=np.float32)])
+        self._alive = grown(self._alive, capacity)
+        self._keys = grown(self._keys, capacity, -1)
+        self._norms = grown(self._norms, capacity)
         dimension = self._dimension or 0
-        vectors = np.zeros((capacity, dimension), dtype=np.float32)
-        vectors[: self._size] = self._vectors[: self._size]
-        self._vectors = vectors
+        if self._vectors.shape[1] == dimension:
+            self._vectors = grown(self._vectors, capacity)
+        else:
+            vectors = np.zeros((capacity, dimension), dtype=np.float32)
+            vectors[: self._size] = self._vectors[: self._size]
+            self._vectors = vectors
         self._ids.extend([None] * extra)
         self._uris.extend([None] * extra)
         self._metadata.grow(capacity)
@@ -246,9 +249,7 @@ class CollectionStore:
         if needed <= have:
             return
         capacity = max(needed, 1024, have + have // 2)
-        self._slot_of_key = np.concatenate(
-            [self._slot_of_key, np.full(capacity - have, -1, dtype=np.int64)]
-        )
+        self._slot_of_key = grown(self._slot_of_key, capacity, -1)
 
     # --- validation --------------------------------------------------------------------
 

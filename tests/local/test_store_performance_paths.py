@@ -1,0 +1,57 @@
+"""CollectionStore's fast paths give the same answers as the plain ones they replace."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from chroma_async_local import CollectionStore, IndexSettings
+from chroma_async_local.metadata_columns import grown
+
+
+def test_grown_resizes_a_sole_owned_array_in_place_and_fills_the_new_rows() -> None:
+    class Holder:
+        array: np.ndarray[Any, Any]
+
+    holder = Holder()
+    holder.array = np.arange(12, dtype=np.float32).reshape(4, 3).copy()
+    before = holder.array
+    del before
+    holder.array = grown(holder.array, 6, fill=-1)
+    assert holder.array.shape == (6, 3)
+    assert holder.array.flags.owndata
+    assert holder.array[:4].ravel().tolist() == list(range(12))
+    assert (holder.array[4:] == -1).all()
+
+
+def test_grown_copies_when_a_view_is_alive_and_the_view_stays_valid() -> None:
+    class Holder:
+        array: np.ndarray[Any, Any]
+
+    holder = Holder()
+    holder.array = np.arange(5, dtype=np.int64)
+    view = holder.array[1:3]
+    holder.array = grown(holder.array, 9)
+    assert view.base is not holder.array
+    assert view.tolist() == [1, 2]
+    assert holder.array.tolist() == [0, 1, 2, 3, 4, 0, 0, 0, 0]
+
+
+def test_store_growth_keeps_vectors_columns_and_answers() -> None:
+    rng = np.random.default_rng(3)
+    store = CollectionStore(IndexSettings(space="l2"))
+    data = rng.standard_normal((5000, 16)).astype(np.float32)
+    kept = store.embeddings_of(np.arange(0, dtype=np.int64))
+    for start in range(0, 5000, 700):  # several growths, one of them with a view alive
+        stop = min(5000, start + 700)
+        ids = [str(i) for i in range(start, stop)]
+        store.add(ids, data[start:stop], [{"i": i, "s": f"v{i % 7}"} for i in range(start, stop)])
+        kept = store._vectors[:10]  # a view alive across the next growth
+    assert kept.shape == (10, 16)
+    slots = store.select()
+    assert np.array_equal(store.embeddings_of(slots), data)
+    assert store.metadatas_of(slots[-2:]) == [{"i": 4998, "s": "v0"}, {"i": 4999, "s": "v1"}]
+    assert store.ids_of(slots[:3]) == ["0", "1", "2"]
+    hits = store.query(data[123], 1)[0]
+    assert hits.slots.tolist() == [123]
