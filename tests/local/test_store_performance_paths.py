@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pytest
 
 from chroma_async_local import CollectionStore, IndexSettings
 from chroma_async_local.metadata_columns import grown
@@ -55,3 +56,33 @@ def test_store_growth_keeps_vectors_columns_and_answers() -> None:
     assert store.ids_of(slots[:3]) == ["0", "1", "2"]
     hits = store.query(data[123], 1)[0]
     assert hits.slots.tolist() == [123]
+
+
+def _reference(
+    store: CollectionStore, query: np.ndarray[Any, Any], allowed: np.ndarray[Any, Any], k: int
+) -> tuple[list[int], list[float]]:
+    """Exact distances to every allowed slot, nearest first, ties in slot order."""
+    slots = np.flatnonzero(allowed)
+    distances = store.distances(query[None, :], slots[None, :])[0]
+    order = np.argsort(distances, kind="stable")[:k]
+    return slots[order].tolist(), distances[order].tolist()
+
+
+@pytest.mark.parametrize("space", ["l2", "cosine", "ip"])
+@pytest.mark.parametrize("fraction", [0.3, 0.03, 1.0])
+def test_brute_force_over_scattered_or_consecutive_slots_matches_the_exact_answer(
+    space: str, fraction: float
+) -> None:
+    rng = np.random.default_rng(7)
+    data = rng.standard_normal((6000, 24)).astype(np.float32)
+    store = CollectionStore(IndexSettings(space=space), brute_force_limit=10_000)
+    store.add([str(i) for i in range(6000)], data)
+    allowed = rng.random(6000) < fraction
+    queries = rng.standard_normal((20, 24)).astype(np.float32)
+    for one in queries[:5]:  # the few-query path, gathered block by block
+        hits = store.query(one, 7, allowed)[0]
+        assert (hits.slots.tolist(), hits.distances.tolist()) == _reference(store, one, allowed, 7)
+    for query, hits in zip(queries, store.query(queries, 7, allowed), strict=True):  # BLAS
+        assert (hits.slots.tolist(), hits.distances.tolist()) == _reference(
+            store, query, allowed, 7
+        )
