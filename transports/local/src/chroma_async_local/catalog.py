@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -128,6 +128,34 @@ class Catalog:
             )
         }
         self._collections = {}
+
+    def restore(
+        self,
+        tenants: Iterable[str],
+        databases: Iterable[DatabaseEntry],
+        collections: Iterable[CollectionEntry],
+    ) -> list[CollectionEntry]:
+        """Replace everything with a stored state, ids and order kept (a collection's
+        ``created`` is its place in the order; later ones are numbered after the last).
+        Returns the collections left out because their database is not among
+        ``databases``."""
+        self._tenants = set(tenants)
+        self._databases = {
+            (db.tenant, db.name): DatabaseEntry(id=db.id, name=db.name, tenant=db.tenant)
+            for db in databases
+        }
+        self._collections = {}
+        orphans: list[CollectionEntry] = []
+        last = -1
+        for entry in collections:
+            last = max(last, entry.created)
+            database = self._databases.get((entry.tenant, entry.database))
+            if database is None:
+                orphans.append(entry)
+            else:
+                self._register(database, entry)
+        self._sequence = itertools.count(last + 1)
+        return orphans
 
     # --- tenants -----------------------------------------------------------------------
 

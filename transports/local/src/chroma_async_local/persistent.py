@@ -53,18 +53,17 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import itertools
 import os
 import queue
 import sys
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 from urllib.parse import unquote
 
 import anyio
@@ -74,64 +73,32 @@ import msgspec
 import numpy as np
 
 from chroma_async.errors import ClientClosedError, InternalError, InvalidArgumentError
-from chroma_async.filters import DocNode, WhereNode, parse_where, parse_where_document
+from chroma_async.filters import DocNode, WhereNode
 from chroma_async.logs import get_logger
 from chroma_async.operations import (
-    AddRecords,
     CollectionModel,
-    CountCollections,
-    CountRecords,
     CreateCollection,
     CreateDatabase,
     CreateTenant,
-    DatabaseModel,
     DeleteCollection,
     DeleteDatabase,
-    DeleteRecords,
     ForkCollection,
-    GetCollection,
-    GetDatabase,
-    GetRecords,
-    GetResponse,
-    GetTenant,
-    GetUserIdentity,
-    GetVersion,
-    Heartbeat,
-    ListCollections,
-    ListDatabases,
     ModifyCollection,
-    Operation,
-    QueryRecords,
-    QueryResponse,
-    RecordOperation,
     Reset,
-    TenantModel,
-    UpdateRecords,
-    UpsertRecords,
-    UserIdentity,
 )
-from chroma_async.transport import SPACES, Capabilities
 from chroma_async.types import Metadata
 from chroma_async_local import snapshots
 from chroma_async_local.catalog import (
-    DEFAULT_DATABASE,
     DEFAULT_TENANT,
     Catalog,
     CollectionEntry,
     DatabaseEntry,
 )
 from chroma_async_local.collection_store import CollectionStore, StoreRows, WritePlan
+from chroma_async_local.engine_transport import CLOSED, EngineTransport, parse_selectors
 from chroma_async_local.index_settings import IndexSettings
-from chroma_async_local.locks import ReadWriteLock
-
-# The query batching is the memory transport's, shared rather than copied.
-from chroma_async_local.memory import MAX_BATCH_SIZE, _batch_key, _query_batch, _QueryBatch
 from chroma_async_local.path_lock import DatabaseInUseError, PathLock
-from chroma_async_local.record_operations import (
-    WriteOperation,
-    get_records,
-    plan_write,
-)
+from chroma_async_local.record_operations import WriteOperation, plan_write
 from chroma_async_local.sqlite_storage import (
     DATABASE_FILE,
     CollectionRow,
@@ -150,7 +117,6 @@ T = TypeVar("T")
 
 log = get_logger("chroma_async.persistent", transport="persistent")
 
-_UNOPENED, _OPEN, _CLOSED = "unopened", "open", "closed"
 _CHROMADB_FILE = "chroma.sqlite3"
 
 
@@ -211,57 +177,6 @@ def _positive_int(name: str, value: object, *, minimum: int = 1) -> int:
     return value
 
 
-def _where(where: dict[str, Any] | None) -> WhereNode | None:
-    return None if where is None else parse_where(where)
-
-
-def _where_document(where_document: dict[str, Any] | None) -> DocNode | None:
-    return None if where_document is None else parse_where_document(where_document)
-
-
-class _DurableCatalog(Catalog):
-    """The engine's :class:`Catalog`, restorable to a stored state (ids and order kept).
-
-    ``restore`` sets the base class's fields directly; tests/persistent checks that a
-    restored catalog answers exactly like the one that was stored.
-    """
-
-    def restore(
-        self,
-        tenants: Sequence[str],
-        databases: Sequence[DatabaseRow],
-        collections: Sequence[tuple[CollectionRow, CollectionStore]],
-    ) -> list[CollectionRow]:
-        """Replace everything with the stored state; returns collections left out because
-        their database does not exist (none, unless the file was edited by hand)."""
-        self._tenants = set(tenants)
-        self._databases = {
-            (db.tenant, db.name): DatabaseEntry(id=db.id, name=db.name, tenant=db.tenant)
-            for db in databases
-        }
-        self._collections = {}
-        orphans: list[CollectionRow] = []
-        for row, store in collections:
-            database = self._databases.get((row.tenant, row.database))
-            if database is None:
-                orphans.append(row)
-                continue
-            entry = CollectionEntry(
-                id=row.id,
-                name=row.name,
-                tenant=row.tenant,
-                database=row.database,
-                metadata=row.metadata,
-                configuration=row.configuration,
-                store=store,
-                created=row.position,
-            )
-            self._register(database, entry)
-        last = max((row.position for row, _ in collections), default=-1)
-        self._sequence = itertools.count(last + 1)
-        return orphans
-
-
 def _seed() -> tuple[list[str], list[DatabaseRow]]:
     """The tenants and databases a new (or reset) database starts with: the engine's."""
     fresh = Catalog()
@@ -311,8 +226,11 @@ class _SnapshotWriter:
                 self._jobs.task_done()
 
 
-class PersistentTransport:
+class PersistentTransport(EngineTransport):
     """In-process transport with its data on local disk; see the module docstring."""
+
+    kind = "persistent"
+    persistent = True
 
     def __init__(
         self,
@@ -327,12 +245,12 @@ class PersistentTransport:
         snapshot_ratio: float = 0.5,
         snapshot_on_close: bool = True,
     ) -> None:
-        self._max_threads = _positive_int("max_threads", max_threads)
-        self._store_options: dict[str, Any] = {
-            "threads": _positive_int("index_threads", index_threads, minimum=0),
-            "brute_force_limit": brute_force_limit,
-            "brute_force_ratio": brute_force_ratio,
-        }
+        super().__init__(
+            max_threads=max_threads,
+            index_threads=index_threads,
+            brute_force_limit=brute_force_limit,
+            brute_force_ratio=brute_force_ratio,
+        )
         if synchronous not in ("full", "normal"):
             raise InvalidArgumentError(
                 f"expected synchronous to be 'full' (survives power loss) or 'normal' "
@@ -352,44 +270,12 @@ class PersistentTransport:
         # A relative path is made absolute by ``open``, in its worker thread: finding the
         # working directory is a system call the event loop must not make.
         self._directory = Path(os.path.normpath(raw))
-        self._state = _UNOPENED
         self._failure: str | None = None
-        self._limiter: anyio.CapacityLimiter | None = None
         self._lock_file: PathLock | None = None
         self._storage: SqliteStorage | None = None
         self._writer: _SnapshotWriter | None = None
-        self._catalog = _DurableCatalog(self._new_store)
-        self._catalog_lock = ReadWriteLock()
         self._durable: dict[uuid.UUID, _Durable] = {}
-        self._store_locks: dict[uuid.UUID, ReadWriteLock] = {}
         self._load_reports: dict[uuid.UUID, LoadReport] = {}
-        self._forming: dict[tuple[Any, ...], _QueryBatch] = {}
-        self._handlers: dict[type[Any], Callable[[Any], Awaitable[Any]]] = {
-            Heartbeat: self._heartbeat,
-            GetVersion: self._get_version,
-            Reset: self._reset,
-            GetUserIdentity: self._get_user_identity,
-            CreateTenant: self._create_tenant,
-            GetTenant: self._get_tenant,
-            CreateDatabase: self._create_database,
-            GetDatabase: self._get_database,
-            ListDatabases: self._list_databases,
-            DeleteDatabase: self._delete_database,
-            ListCollections: self._list_collections,
-            CountCollections: self._count_collections,
-            CreateCollection: self._create_collection,
-            GetCollection: self._get_collection,
-            DeleteCollection: self._delete_collection,
-            ModifyCollection: self._modify_collection,
-            ForkCollection: self._fork_collection,
-            CountRecords: self._count_records,
-            AddRecords: self._write_records,
-            UpsertRecords: self._write_records,
-            UpdateRecords: self._write_records,
-            DeleteRecords: self._write_records,
-            GetRecords: self._get_records,
-            QueryRecords: self._query_records,
-        }
 
     @classmethod
     def from_url(cls, url: str, /, **options: Any) -> PersistentTransport:
@@ -413,39 +299,19 @@ class PersistentTransport:
         """How each collection was loaded by ``open`` (see :class:`LoadReport`)."""
         return dict(self._load_reports)
 
-    @property
-    def capabilities(self) -> Capabilities:
-        return Capabilities(
-            name="persistent",
-            max_batch_size=MAX_BATCH_SIZE,
-            max_write_concurrency=1,
-            supports_base64=False,
-            persistent=True,
-            spaces=SPACES,
-        )
-
     # --- lifecycle ---------------------------------------------------------------------
 
-    async def open(self) -> None:
-        if self._state == _CLOSED:
-            raise ClientClosedError(
-                f"the persistent transport of {str(self._directory)!r} was closed and cannot "
-                f"be reopened; build a new client"
-            )
-        if self._state == _OPEN:
-            return
-        self._limiter = anyio.CapacityLimiter(self._max_threads)
+    async def _start(self) -> None:
         started = time.perf_counter()
         with anyio.CancelScope(shield=True):
             # Shielded: a cancelled open must not leave the lock held by no one.
             await self._in_thread(self._open_sync)
-            if self._state == _CLOSED:  # closed while it was opening
+            if self._state == CLOSED:  # closed while it was opening
                 await self._in_thread(self._close_sync)
                 raise ClientClosedError(
                     f"the persistent transport of {str(self._directory)!r} was closed while "
                     f"it was opening"
                 )
-        self._state = _OPEN
         log.info(
             "persistent.open",
             path=str(self._directory),
@@ -511,7 +377,27 @@ class PersistentTransport:
             loaded.append((row, store))
             self._load_reports[row.id] = report
         orphans = {
-            row.id for row in self._catalog.restore(stored.tenants, stored.databases, loaded)
+            entry.id
+            for entry in self._catalog.restore(
+                stored.tenants,
+                (
+                    DatabaseEntry(id=db.id, name=db.name, tenant=db.tenant)
+                    for db in stored.databases
+                ),
+                (
+                    CollectionEntry(
+                        id=row.id,
+                        name=row.name,
+                        tenant=row.tenant,
+                        database=row.database,
+                        metadata=row.metadata,
+                        configuration=row.configuration,
+                        store=store,
+                        created=row.position,
+                    )
+                    for row, store in loaded
+                ),
+            )
         }
         for row, _ in loaded:
             if row.id in orphans:
@@ -581,30 +467,23 @@ class PersistentTransport:
         store = CollectionStore.from_rows(rows, settings, **self._store_options)
         return store, LoadReport(source="sqlite", records=len(rows.ids), problems=tuple(problems))
 
-    async def aclose(self) -> None:
-        if self._state == _CLOSED:
-            return
-        was_open = self._state == _OPEN
-        self._state = _CLOSED
-        if not was_open:
-            return
-        with anyio.CancelScope(shield=True):
-            async with self._catalog_lock.write():  # in-flight writes finish first
-                try:
-                    if self._snapshot_on_close and self._failure is None:
-                        await self._snapshot_all()
-                finally:
-                    await self._in_thread(self._close_sync)
-            self._catalog.reset()
-            self._durable.clear()
-            self._store_locks.clear()
+    async def _stop(self) -> None:
+        # Under the catalog's write lock: in-flight writes have finished.
+        try:
+            if self._snapshot_on_close and self._failure is None:
+                await self._snapshot_all()
+        finally:
+            await self._in_thread(self._close_sync)
+
+    def _clear(self) -> None:
+        super()._clear()
+        self._durable.clear()
 
     async def _snapshot_all(self) -> None:
-        for collection_id, durable in list(self._durable.items()):
+        for durable in list(self._durable.values()):
             if durable.changes == 0:
                 continue
-            async with self._store_lock(collection_id).read():
-                await self._in_thread(self._capture_and_submit, durable.entry, durable)
+            await self._read(durable.entry.store, self._capture_and_submit, durable.entry, durable)
 
     def _close_sync(self) -> None:
         try:
@@ -620,29 +499,28 @@ class PersistentTransport:
                 if self._lock_file is not None:
                     self._lock_file.release()
 
-    async def send(self, op: Operation[R]) -> R:
-        self._check_open(op)
-        handler = self._handlers.get(type(op))
-        if handler is None:
-            raise InvalidArgumentError(
-                f"the persistent transport does not support the operation {type(op).__name__}"
-            )
-        return cast(R, await handler(op))
-
     # --- helpers -----------------------------------------------------------------------
 
     def _check_open(self, op: object = None) -> None:
-        what = f"; cannot send {type(op).__name__}" if op is not None else ""
-        if self._state != _OPEN:
-            if self._state == _CLOSED:
-                raise ClientClosedError(
-                    f"the persistent transport of {str(self._directory)!r} is closed{what}"
-                )
-            raise ClientClosedError(
-                f"the persistent transport is not open yet; await open() first{what}"
-            )
+        super()._check_open(op)
         if self._failure is not None:
             raise InternalError(self._failure)
+
+    def _not_open_error(self, op: object) -> ClientClosedError:
+        what = f"; cannot send {type(op).__name__}" if op is not None else ""
+        if self._state == CLOSED:
+            return ClientClosedError(
+                f"the persistent transport of {str(self._directory)!r} is closed{what}"
+            )
+        return ClientClosedError(
+            f"the persistent transport is not open yet; await open() first{what}"
+        )
+
+    def _cannot_reopen(self) -> str:
+        return (
+            f"the persistent transport of {str(self._directory)!r} was closed and cannot "
+            f"be reopened; build a new client"
+        )
 
     def _fail(self, what: str, exc: BaseException) -> InternalError:
         """Put the transport out of service after memory and disk may have diverged."""
@@ -662,29 +540,12 @@ class PersistentTransport:
             )
         return self._storage
 
-    def _new_store(self, settings: IndexSettings) -> CollectionStore:
-        return CollectionStore(settings, **self._store_options)
-
-    def _store_lock(self, collection_id: uuid.UUID) -> ReadWriteLock:
-        lock = self._store_locks.get(collection_id)
-        if lock is None:
-            lock = self._store_locks[collection_id] = ReadWriteLock()
-        return lock
-
-    async def _in_thread(self, func: Callable[..., T], *args: Any) -> T:
-        return await anyio.to_thread.run_sync(func, *args, limiter=self._limiter)
-
-    def _entry(
-        self, op: RecordOperation[Any] | ModifyCollection | ForkCollection
-    ) -> CollectionEntry:
-        return self._catalog.collection_by_id(op.tenant, op.database, op.collection_id)
-
     async def _change_catalog(
         self,
         change: Callable[[], T],
         persist: Callable[[SqliteStorage, T], R],
         what: str,
-        store_lock_of: uuid.UUID | None = None,
+        store_lock_of: CollectionStore | None = None,
     ) -> tuple[T, R]:
         """Change the in-memory catalog (which checks the rules and raises before changing
         anything), then persist the change. Catalog changes exclude every other catalog
@@ -695,7 +556,7 @@ class PersistentTransport:
         async with self._catalog_lock.write():
             self._check_open()
             async with (
-                self._store_lock(store_lock_of).write() if store_lock_of is not None else _no_lock()
+                self._lock(store_lock_of).write() if store_lock_of is not None else _no_lock()
             ):
                 await anyio.lowlevel.checkpoint_if_cancelled()
                 with anyio.CancelScope(shield=True):
@@ -706,15 +567,9 @@ class PersistentTransport:
                         raise self._fail(what, exc) from exc
                 return result, stored
 
-    async def _read_catalog(self, read: Callable[[], T]) -> T:
-        async with self._catalog_lock.read():
-            self._check_open()
-            return read()
-
     def _forget(self, collection_ids: Sequence[uuid.UUID]) -> None:
         for collection_id in collection_ids:
             self._durable.pop(collection_id, None)
-            self._store_locks.pop(collection_id, None)
             self._load_reports.pop(collection_id, None)
 
     def _remove_snapshots(self, collection_ids: Sequence[uuid.UUID]) -> None:
@@ -787,15 +642,7 @@ class PersistentTransport:
 
         writer.submit(write)
 
-    # --- system ------------------------------------------------------------------------
-
-    async def _heartbeat(self, op: Heartbeat) -> int:
-        return time.time_ns()
-
-    async def _get_version(self, op: GetVersion) -> str:
-        from chroma_async import __version__
-
-        return __version__
+    # --- catalog changes: durable before they are acknowledged ------------------------
 
     async def _reset(self, op: Reset) -> bool:
         tenants, databases = _seed()
@@ -822,11 +669,6 @@ class PersistentTransport:
                 self._catalog.reset()
         return True
 
-    async def _get_user_identity(self, op: GetUserIdentity) -> UserIdentity:
-        return UserIdentity(user_id="", tenant=DEFAULT_TENANT, databases=[DEFAULT_DATABASE])
-
-    # --- tenants and databases ---------------------------------------------------------
-
     async def _create_tenant(self, op: CreateTenant) -> None:
         check_text(op.name)
         await self._change_catalog(
@@ -834,9 +676,6 @@ class PersistentTransport:
             lambda storage, _: storage.create_tenant(op.name),
             f"creating tenant {op.name!r}",
         )
-
-    async def _get_tenant(self, op: GetTenant) -> TenantModel:
-        return await self._read_catalog(lambda: self._catalog.get_tenant(op.name))
 
     async def _create_database(self, op: CreateDatabase) -> None:
         check_text(op.tenant, op.name)
@@ -846,18 +685,6 @@ class PersistentTransport:
                 DatabaseRow(id=db.id, tenant=db.tenant, name=db.name)
             ),
             f"creating database {op.name!r}",
-        )
-
-    async def _get_database(self, op: GetDatabase) -> DatabaseModel:
-        return await self._read_catalog(
-            lambda: self._catalog.get_database(op.tenant, op.name).model()
-        )
-
-    async def _list_databases(self, op: ListDatabases) -> list[DatabaseModel]:
-        return await self._read_catalog(
-            lambda: [
-                db.model() for db in self._catalog.list_databases(op.tenant, op.limit, op.offset)
-            ]
         )
 
     async def _delete_database(self, op: DeleteDatabase) -> None:
@@ -873,21 +700,6 @@ class PersistentTransport:
         )
         self._forget([c.id for c in gone])
 
-    # --- collections -------------------------------------------------------------------
-
-    async def _list_collections(self, op: ListCollections) -> list[CollectionModel]:
-        return await self._read_catalog(
-            lambda: [
-                e.model()
-                for e in self._catalog.list_collections(op.tenant, op.database, op.limit, op.offset)
-            ]
-        )
-
-    async def _count_collections(self, op: CountCollections) -> int:
-        return await self._read_catalog(
-            lambda: self._catalog.count_collections(op.tenant, op.database)
-        )
-
     async def _create_collection(self, op: CreateCollection) -> CollectionModel:
         check_text(op.tenant, op.database, op.name)
         encode_metadata(op.metadata, f"collection {op.name!r}")  # storable, or raise now
@@ -896,15 +708,7 @@ class PersistentTransport:
             entry, created = result
             if not created:
                 return None
-            return storage.insert_collection(
-                collection_id=entry.id,
-                tenant=entry.tenant,
-                database=entry.database,
-                name=entry.name,
-                metadata=entry.metadata,
-                configuration=entry.configuration,
-                position=entry.created,
-            )
+            return _insert_collection(storage, entry)
 
         (entry, _), num = await self._change_catalog(
             lambda: self._catalog.create_collection(
@@ -916,11 +720,6 @@ class PersistentTransport:
         if num is not None:
             self._durable[entry.id] = _Durable(entry=entry, num=num, seq=0)
         return entry.model()
-
-    async def _get_collection(self, op: GetCollection) -> CollectionModel:
-        return await self._read_catalog(
-            lambda: self._catalog.get_collection(op.tenant, op.database, op.name).model()
-        )
 
     async def _delete_collection(self, op: DeleteCollection) -> None:
         def persist(storage: SqliteStorage, entry: CollectionEntry) -> None:
@@ -939,16 +738,6 @@ class PersistentTransport:
         if op.new_metadata is not None:
             encode_metadata(op.new_metadata, f"collection {op.new_name!r}")
 
-        def change() -> CollectionEntry:
-            return self._catalog.modify_collection(
-                op.tenant,
-                op.database,
-                op.collection_id,
-                new_name=op.new_name,
-                new_metadata=op.new_metadata,
-                new_configuration=op.new_configuration,
-            )
-
         def persist(storage: SqliteStorage, entry: CollectionEntry) -> None:
             storage.update_collection(
                 self._durable[entry.id].num,
@@ -957,44 +746,30 @@ class PersistentTransport:
                 configuration=entry.configuration,
             )
 
-        # The store's lock too: queries read the settings that ef_search changes.
+        # The store's lock too: queries read the settings that ef_search changes. (A
+        # collection's store never changes, so it can be looked up before the lock.)
+        durable = self._durable.get(op.collection_id)
         entry, _ = await self._change_catalog(
-            change, persist, "modifying a collection", store_lock_of=op.collection_id
+            lambda: self._modify_entry(op),
+            persist,
+            "modifying a collection",
+            store_lock_of=None if durable is None else durable.entry.store,
         )
-        if op.new_configuration:
-            entry.store.set_ef_search(
-                IndexSettings.from_configuration(entry.configuration).ef_search
-            )
+        self._apply_configuration(op, entry)
 
     async def _fork_collection(self, op: ForkCollection) -> CollectionModel:
         async with self._catalog_lock.write():
             self._check_open()
-            source = self._entry(op)
-            self._catalog.check_fork_target(op.tenant, op.database, op.new_name)
+            source, copy = await self._copy_for_fork(op)
             source_durable = self._durable[source.id]
-            async with self._store_lock(source.id).read():
-                copy = await self._in_thread(source.store.copy)
             await anyio.lowlevel.checkpoint_if_cancelled()
             with anyio.CancelScope(shield=True):
                 entry = self._catalog.add_fork(source, op.new_name, copy)
-                counters = Counters(
-                    next_slot=copy.next_slot,
-                    next_key=copy.next_key,
-                    count=copy.count,
-                    dimension=copy.dimension,
-                )
+                counters = _counters(copy)
 
                 def persist() -> int:
-                    return self._db.insert_collection(
-                        collection_id=entry.id,
-                        tenant=entry.tenant,
-                        database=entry.database,
-                        name=entry.name,
-                        metadata=entry.metadata,
-                        configuration=entry.configuration,
-                        position=entry.created,
-                        counters=counters,
-                        copy_records_of=source_durable.num,
+                    return _insert_collection(
+                        self._db, entry, counters=counters, copy_records_of=source_durable.num
                     )
 
                 try:
@@ -1010,21 +785,15 @@ class PersistentTransport:
                     await self._in_thread(self._capture_and_submit, entry, durable)
         return entry.model()
 
-    # --- records -----------------------------------------------------------------------
-
-    async def _count_records(self, op: CountRecords) -> int:
-        return self._entry(op).store.count
+    # --- record writes -----------------------------------------------------------------
 
     async def _write_records(self, op: WriteOperation) -> None:
-        where: WhereNode | None = None
-        where_document: DocNode | None = None
-        if isinstance(op, DeleteRecords):
-            where, where_document = _where(op.where), _where_document(op.where_document)
+        where, where_document = parse_selectors(op)
         async with self._catalog_lock.read():
             self._check_open(op)
             entry = self._entry(op)
             durable = self._durable[entry.id]
-            async with self._store_lock(entry.id).write():
+            async with self._lock(entry.store).write():
                 self._check_open(op)
                 # Cancelled before it starts: nothing is written. Once started, the write
                 # finishes even if its caller is cancelled: never half.
@@ -1100,53 +869,41 @@ class PersistentTransport:
         plan = plan_write(store, op, where, where_document)
         if plan.is_empty:
             return None
-        before = Counters(
-            next_slot=store.next_slot,
-            next_key=store.next_key,
-            count=store.count,
-            dimension=store.dimension,
-        )
+        before = _counters(store)
         return plan, self._db.prepare_write(durable.num, durable.seq + 1, plan, before)
-
-    async def _get_records(self, op: GetRecords) -> GetResponse:
-        store = self._entry(op).store
-        where, where_document = _where(op.where), _where_document(op.where_document)
-        async with self._store_lock(op.collection_id).read():
-            return await self._in_thread(get_records, store, op, where, where_document)
-
-    async def _query_records(self, op: QueryRecords) -> QueryResponse:
-        store = self._entry(op).store
-        where, where_document = _where(op.where), _where_document(op.where_document)
-        # As the memory transport does: concurrent queries of the same shape share one
-        # thread call and one usearch batch search; the first waits one scheduler turn.
-        key = _batch_key(store, op)
-        forming = self._forming.get(key)
-        if forming is not None:
-            position = len(forming.ops)
-            forming.ops.append(op)
-            await forming.done.wait()
-            return forming.result(position)
-        batch = _QueryBatch(op)
-        self._forming[key] = batch
-        with anyio.CancelScope(shield=True):
-            # Shielded: the queries that joined depend on this one finishing.
-            try:
-                await anyio.lowlevel.checkpoint()
-            finally:
-                del self._forming[key]
-            try:
-                async with self._store_lock(op.collection_id).read():
-                    batch.responses = await self._in_thread(
-                        _query_batch, store, batch.ops, where, where_document
-                    )
-            except Exception as exc:
-                batch.error = exc
-            finally:
-                batch.done.set()
-        return batch.result(0)
 
 
 # --- helpers --------------------------------------------------------------------------
+
+
+def _counters(store: CollectionStore) -> Counters:
+    return Counters(
+        next_slot=store.next_slot,
+        next_key=store.next_key,
+        count=store.count,
+        dimension=store.dimension,
+    )
+
+
+def _insert_collection(
+    storage: SqliteStorage,
+    entry: CollectionEntry,
+    *,
+    counters: Counters | None = None,
+    copy_records_of: int | None = None,
+) -> int:
+    """Store a new collection of the catalog; returns its ``num``."""
+    return storage.insert_collection(
+        collection_id=entry.id,
+        tenant=entry.tenant,
+        database=entry.database,
+        name=entry.name,
+        metadata=entry.metadata,
+        configuration=entry.configuration,
+        position=entry.created,
+        counters=counters,
+        copy_records_of=copy_records_of,
+    )
 
 
 def _gil_yielding_progress(every: int = 2048) -> Callable[[int, int], bool]:
