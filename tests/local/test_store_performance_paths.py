@@ -86,3 +86,19 @@ def test_brute_force_over_scattered_or_consecutive_slots_matches_the_exact_answe
         assert (hits.slots.tolist(), hits.distances.tolist()) == _reference(
             store, query, allowed, 7
         )
+
+
+@pytest.mark.parametrize("space", ["l2", "cosine", "ip"])
+def test_single_unfiltered_query_matches_the_batch_path(space: str) -> None:
+    rng = np.random.default_rng(11)
+    data = rng.standard_normal((3000, 32)).astype(np.float32)
+    store = CollectionStore(IndexSettings(space=space), brute_force_limit=8)
+    store.add([str(i) for i in range(3000)], data)
+    store.delete([str(i) for i in range(0, 3000, 5)])
+    queries = rng.standard_normal((30, 32)).astype(np.float32)
+    for query in queries:
+        single = store.query(query, 10)[0]
+        batch = store.query(np.stack([query, queries[0]]), 10)[0]  # the general loop
+        assert single.slots.tolist() == batch.slots.tolist()
+        assert single.distances.tolist() == batch.distances.tolist()
+        assert len(single.slots) == 10
