@@ -102,3 +102,23 @@ def test_single_unfiltered_query_matches_the_batch_path(space: str) -> None:
         assert single.slots.tolist() == batch.slots.tolist()
         assert single.distances.tolist() == batch.distances.tolist()
         assert len(single.slots) == 10
+
+
+def test_vector_matrix_grows_by_remapping_and_copies_when_a_view_is_alive() -> None:
+    rng = np.random.default_rng(5)
+    data = rng.standard_normal((4000, 8)).astype(np.float32)
+    store = CollectionStore(IndexSettings(space="l2"))
+    store.add([str(i) for i in range(1500)], data[:1500])
+    held = store._vectors[:1500]  # alive across the next growth: it must stay valid
+    store.add([str(i) for i in range(1500, 4000)], data[1500:])
+    assert np.array_equal(held, data[:1500])
+    del held
+    store.add([str(i) for i in range(4000, 9000)], np.repeat(data[:1], 5000, axis=0))
+    slots = store.select()
+    assert np.array_equal(store.embeddings_of(slots[:4000]), data)
+    assert store._vectors.shape[0] >= 9000
+    clone = store.copy()
+    clone.add(["x"], data[:1] * 2)
+    assert store.count == 9000
+    assert clone.count == 9001
+    assert np.array_equal(clone.embeddings_of(clone.select()[:4000]), data)

@@ -58,11 +58,11 @@ _SOLE_OWNER_REFERENCES = _sole_owner_references()
 def grown(array: ArrayT, rows: int, fill: int = 0) -> ArrayT:
     """``array`` lengthened to ``rows`` rows (first axis), the new ones set to ``fill``.
 
-    Per-slot arrays grow as a collection does. When nothing but its one owner refers to
-    ``array`` (no view, no buffer export, no other name) it is resized in place:
-    ``realloc``, which glibc serves for large blocks with ``mremap``, so the old rows are
-    neither copied nor held twice (at 100k × 384 the copy held ~104 MiB more for a moment
-    and took ~4 % of ingestion). Otherwise a new array is filled from the old one.
+    Per-slot columns grow as a collection does. When nothing but its one owner refers to
+    ``array`` (no view, no buffer export, no other name) it is resized in place
+    (``realloc``: no second copy held). ``ndarray.resize`` zero-fills the new rows holding
+    the GIL, so this is for narrow columns; the vector matrix grows by ``mremap`` instead
+    (``CollectionStore._grow_vectors``). Otherwise a new array is filled from the old one.
     """
     old = array.shape[0]
     if rows <= old:
