@@ -36,10 +36,9 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Generator, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import aiohttp.abc
@@ -365,52 +364,27 @@ class LoopbackResolver(aiohttp.abc.AbstractResolver):
         pass
 
 
-class _FreshScopeClient:
-    """Awaitable and async context manager: creates a tenant and database, then connects."""
+def _fresh_scope_client(
+    url: str,
+    settings: chroma_async.Settings | None,
+    admin_options: Mapping[str, Any],
+    options: Mapping[str, Any],
+) -> chroma_async.ClientFactory:
+    """Like ``connect``, but first creates a tenant and a database of its own."""
 
-    def __init__(
-        self,
-        url: str,
-        settings: chroma_async.Settings | None,
-        admin_options: Mapping[str, Any],
-        options: Mapping[str, Any],
-    ) -> None:
-        self._url = url
-        self._settings = settings
-        self._admin_options = admin_options
-        self._options = options
-        self._client: chroma_async.AsyncClient | None = None
-
-    async def _open(self) -> chroma_async.AsyncClient:
+    async def make() -> chroma_async.AsyncClient:
         tenant, database = f"t-{uuid.uuid4().hex[:16]}", f"d-{uuid.uuid4().hex[:16]}"
         async with chroma_async.connect(
-            self._url,
-            tenant="default_tenant",
-            database="default_database",
-            **self._admin_options,
+            url, tenant="default_tenant", database="default_database", **admin_options
         ) as admin:
             await admin.create_tenant(tenant)
             await admin.create_database(database, tenant=tenant)
         client: chroma_async.AsyncClient = await chroma_async.connect(
-            self._url, tenant=tenant, database=database, settings=self._settings, **self._options
+            url, tenant=tenant, database=database, settings=settings, **options
         )
         return client
 
-    def __await__(self) -> Generator[Any, None, chroma_async.AsyncClient]:
-        return self._open().__await__()
-
-    async def __aenter__(self) -> chroma_async.AsyncClient:
-        self._client = await self._open()
-        return self._client
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._client is not None:
-            await self._client.close()
+    return chroma_async.ClientFactory(make)
 
 
 def fresh_scope_factory(
@@ -422,8 +396,8 @@ def fresh_scope_factory(
     ``admin_options`` (default: the same) for the client that creates the scope.
     """
 
-    def factory(settings: chroma_async.Settings | None = None) -> _FreshScopeClient:
-        return _FreshScopeClient(
+    def factory(settings: chroma_async.Settings | None = None) -> chroma_async.ClientFactory:
+        return _fresh_scope_client(
             url, settings, dict(options if admin_options is None else admin_options), options
         )
 
