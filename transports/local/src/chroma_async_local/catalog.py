@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from chroma_async.config import resolve_configuration
 from chroma_async.errors import InvalidArgumentError, NotFoundError, UniqueConstraintError
 from chroma_async.operations import CollectionModel, DatabaseModel, TenantModel
 from chroma_async.types import Metadata
@@ -42,31 +43,12 @@ DEFAULT_TENANT = "default_tenant"
 DEFAULT_DATABASE = "default_database"
 _DEFAULT_DATABASE_ID = uuid.UUID(int=0)
 
-_HNSW_DEFAULTS: dict[str, Any] = {
-    "space": "l2",
-    "ef_construction": 100,
-    "ef_search": 100,
-    "max_neighbors": 16,
-    "resize_factor": 1.2,
-    "sync_threshold": 1000,
-}
-
 
 def resolved_configuration(configuration: Mapping[str, Any] | None) -> dict[str, Any]:
-    """``configuration`` with every hnsw field Chroma reports filled in."""
-    resolved = dict(configuration or {})
-    hnsw = resolved.get("hnsw")
-    if hnsw is None:
-        spann = resolved.get("spann")
-        space = spann.get("space") if isinstance(spann, Mapping) else None
-        hnsw = {"space": space} if space else {}
-    if not isinstance(hnsw, Mapping):
-        raise InvalidArgumentError(f"expected configuration.hnsw to be a mapping, got {hnsw!r}")
-    merged = dict(_HNSW_DEFAULTS)
-    merged.update({k: v for k, v in hnsw.items() if v is not None})
-    resolved["hnsw"] = merged
-    IndexSettings.from_configuration(resolved)  # validates
-    return resolved
+    """``configuration`` with every hnsw field Chroma reports filled in (the core's own
+    resolution: what the client sends is already resolved, and a direct caller of the
+    transport gets the same defaults and checks)."""
+    return resolve_configuration(None if configuration is None else dict(configuration), None)
 
 
 @dataclass
