@@ -57,6 +57,9 @@ DEFAULT_DATABASE = "default_database"
 R = TypeVar("R")
 log = get_logger("chroma_async")
 
+_CLOSED = "this client is closed; build a new one"
+_NOT_OPEN = "this client is not open yet; 'await' it or use 'async with'"
+
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Client settings that are not about where the data lives."""
@@ -207,16 +210,13 @@ class AsyncClient:
     # --- plumbing -----------------------------------------------------------------------
 
     async def _send(self, op: ops.Operation[R]) -> R:
-        if self._state is not _State.OPEN:
-            if self._state is _State.CLOSED:
-                raise ClientClosedError("this client is closed; build a new one")
-            raise ClientClosedError("this client is not open yet; 'await' it or use 'async with'")
+        self._raise_if_closed()
         return await self._transport.send(op)
 
     @property
     def capabilities(self) -> Capabilities:
         if self._capabilities is None:
-            raise ClientClosedError("this client is not open yet; 'await' it or use 'async with'")
+            raise ClientClosedError(_NOT_OPEN)
         return self._capabilities
 
     @property
@@ -260,11 +260,7 @@ class AsyncClient:
 
     def _raise_if_closed(self) -> None:
         if self._state is not _State.OPEN:
-            raise ClientClosedError(
-                "this client is closed; build a new one"
-                if self._state is _State.CLOSED
-                else "this client is not open yet; 'await' it or use 'async with'"
-            )
+            raise ClientClosedError(_CLOSED if self._state is _State.CLOSED else _NOT_OPEN)
 
     # --- tenancy ------------------------------------------------------------------------
 
