@@ -53,6 +53,7 @@ import functools
 import importlib
 import re
 import warnings
+from collections.abc import Callable
 from typing import Any, Literal, cast
 
 import msgspec
@@ -226,6 +227,27 @@ def _operand(op: str, operand: object, path: str, *, document: bool) -> Any:
     return _scalar(operand, path, "a str, int, float or bool")
 
 
+def _check_logical(
+    op: str,
+    operand: object,
+    path: str,
+    depth: int,
+    check: Callable[[object, str, int], dict[str, Any]],
+    what: str,
+) -> dict[str, Any]:
+    """``{"$and" | "$or": [child, child, ...]}``: two or more children, each ``check``ed."""
+    here = f"{path}.{op}"
+    if not isinstance(operand, list):
+        raise _fail(here, f"a list of at least two {what}", operand)
+    if len(operand) < 2:
+        raise InvalidArgumentError(
+            f"{here}: expected a list of at least two {what}, got {len(operand)}"
+        )
+    return {
+        op: [check(child, f"{here}[{index}]", depth + 1) for index, child in enumerate(operand)]
+    }
+
+
 def _check_where(where: object, path: str, depth: int) -> dict[str, Any]:
     if not isinstance(where, dict):
         raise _fail(path, "a dict like {'field': value} or {'$and': [...]}", where)
@@ -244,19 +266,7 @@ def _check_where(where: object, path: str, depth: int) -> dict[str, Any]:
     if not isinstance(key, str):
         raise _fail(path, "str keys", key)
     if key in _LOGICAL:
-        here = f"{path}.{key}"
-        if not isinstance(value, list):
-            raise _fail(here, "a list of at least two filters", value)
-        if len(value) < 2:
-            raise InvalidArgumentError(
-                f"{here}: expected a list of at least two filters, got {len(value)}"
-            )
-        return {
-            key: [
-                _check_where(child, f"{here}[{index}]", depth + 1)
-                for index, child in enumerate(value)
-            ]
-        }
+        return _check_logical(key, value, path, depth, _check_where, "filters")
     here = f"{path}.{key}"
     if key.startswith("$"):
         if key in ("$contains", "$not_contains"):
@@ -498,19 +508,7 @@ def _check_where_document(where_document: object, path: str, depth: int) -> dict
         raise InvalidArgumentError(f"{path}: filters nest at most {_MAX_DEPTH} levels deep")
     ((op, operand),) = where_document.items()
     if op in _LOGICAL:
-        here = f"{path}.{op}"
-        if not isinstance(operand, list):
-            raise _fail(here, "a list of at least two document filters", operand)
-        if len(operand) < 2:
-            raise InvalidArgumentError(
-                f"{here}: expected a list of at least two document filters, got {len(operand)}"
-            )
-        return {
-            op: [
-                _check_where_document(child, f"{here}[{index}]", depth + 1)
-                for index, child in enumerate(operand)
-            ]
-        }
+        return _check_logical(op, operand, path, depth, _check_where_document, "document filters")
     if op not in DOC_OPS:
         raise InvalidArgumentError(
             f"{path}: expected an operator among {', '.join((*DOC_OPS, *_LOGICAL))}, "
